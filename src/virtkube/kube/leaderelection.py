@@ -1,0 +1,135 @@
+"""Leader election on a coordination.k8s.io Lease, as client-go does it.
+
+Only the holder of the Lease runs the controllers; a second replica waits,
+and takes over when the holder stops renewing for `lease_duration`. A leader
+that cannot renew within `renew_deadline` stops leading (the caller should
+exit, so that no two processes ever reconcile at once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from virtkube.kube import errors
+from virtkube.kube.client import Client, Obj
+from virtkube.kube.resources import LEASES
+
+log = logging.getLogger(__name__)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _fmt(t: dt.datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _parse(s: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
+
+
+@dataclass(frozen=True)
+class LeaseConfig:
+    name: str
+    namespace: str
+    identity: str
+    #: client-go's defaults.
+    lease_duration: float = 15.0
+    renew_deadline: float = 10.0
+    retry_period: float = 2.0
+
+
+class LeaderElector:
+    def __init__(self, client: Client, cfg: LeaseConfig) -> None:
+        self.client = client
+        self.cfg = cfg
+        self.leading = asyncio.Event()
+
+    def _spec(self, acquire: bool, prev: Obj | None) -> Obj:
+        now = _fmt(_now())
+        spec: Obj = dict((prev or {}).get("spec") or {})
+        spec.update({"holderIdentity": self.cfg.identity,
+                     "leaseDurationSeconds": int(self.cfg.lease_duration), "renewTime": now})
+        if acquire:
+            spec["acquireTime"] = now
+            spec["leaseTransitions"] = int(spec.get("leaseTransitions") or 0) + (
+                1 if prev else 0)
+        return spec
+
+    async def try_acquire_or_renew(self) -> bool:
+        try:
+            lease = await self.client.get(LEASES, self.cfg.name, self.cfg.namespace)
+        except errors.NotFound:
+            try:
+                await self.client.create(LEASES, {
+                    "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                    "metadata": {"name": self.cfg.name, "namespace": self.cfg.namespace},
+                    "spec": self._spec(True, None)}, self.cfg.namespace)
+                return True
+            except errors.Conflict:
+                return False
+        spec = lease.get("spec") or {}
+        holder = spec.get("holderIdentity")
+        renew = spec.get("renewTime")
+        duration = float(spec.get("leaseDurationSeconds") or self.cfg.lease_duration)
+        expired = renew is None or _parse(renew) + dt.timedelta(seconds=duration) < _now()
+        if holder and holder != self.cfg.identity and not expired:
+            return False
+        lease["spec"] = self._spec(holder != self.cfg.identity, lease)
+        try:
+            await self.client.replace(LEASES, lease)
+        except errors.Conflict:
+            return False
+        return True
+
+    async def release(self) -> None:
+        """Give the Lease up at a clean exit so that a standby takes over at once."""
+        try:
+            lease = await self.client.get(LEASES, self.cfg.name, self.cfg.namespace)
+            if (lease.get("spec") or {}).get("holderIdentity") != self.cfg.identity:
+                return
+            lease["spec"]["holderIdentity"] = None
+            lease["spec"]["renewTime"] = None
+            await self.client.replace(LEASES, lease)
+        except errors.KubeError as e:
+            log.info("releasing lease: %s", e)
+
+    async def run(self, lead: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Wait for the Lease, run `lead` while holding it; return when leadership is lost."""
+        while True:
+            try:
+                if await self.try_acquire_or_renew():
+                    break
+            except errors.KubeError as e:
+                log.info("lease %s: %s", self.cfg.name, e)
+            await asyncio.sleep(self.cfg.retry_period)
+        log.info("%s became leader of %s/%s", self.cfg.identity, self.cfg.namespace,
+                 self.cfg.name)
+        self.leading.set()
+        leader: asyncio.Task[None] = asyncio.create_task(lead())
+        try:
+            last_renew = asyncio.get_running_loop().time()
+            while not leader.done():
+                await asyncio.sleep(self.cfg.retry_period)
+                try:
+                    if await self.try_acquire_or_renew():
+                        last_renew = asyncio.get_running_loop().time()
+                        continue
+                    log.error("lease %s taken by another holder", self.cfg.name)
+                    return
+                except errors.KubeError as e:
+                    log.warning("renewing lease: %s", e)
+                if asyncio.get_running_loop().time() - last_renew > self.cfg.renew_deadline:
+                    log.error("could not renew lease %s in %.0fs", self.cfg.name,
+                              self.cfg.renew_deadline)
+                    return
+        finally:
+            self.leading.clear()
+            leader.cancel()
+            await asyncio.gather(leader, return_exceptions=True)

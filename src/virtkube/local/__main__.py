@@ -1,0 +1,5 @@
+"""`python -m virtkube.local` is the `virtkube` command."""
+
+from virtkube.local.cli import main
+
+main()

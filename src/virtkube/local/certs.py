@@ -1,0 +1,113 @@
+"""The certificate set of one local cluster, and the kubeconfigs made from it.
+
+Identities follow kubeadm's, so that the built-in RBAC roles of Kubernetes
+apply unchanged: the controller manager is `system:kube-controller-manager`,
+the scheduler `system:kube-scheduler`, the admin is in `system:masters`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from virtkube.local import pki
+from virtkube.local.config import ClusterConfig
+
+
+@dataclass(frozen=True)
+class ClusterPKI:
+    dir: Path
+
+    def pair(self, name: str) -> pki.KeyPair:
+        return pki.KeyPair(self.dir / f"{name}.crt", self.dir / f"{name}.key")
+
+    @property
+    def ca(self) -> pki.KeyPair:
+        return self.pair("ca")
+
+    @property
+    def front_proxy_ca(self) -> pki.KeyPair:
+        return self.pair("front-proxy-ca")
+
+    @property
+    def apiserver(self) -> pki.KeyPair:
+        return self.pair("apiserver")
+
+    @property
+    def apiserver_kubelet_client(self) -> pki.KeyPair:
+        return self.pair("apiserver-kubelet-client")
+
+    @property
+    def front_proxy_client(self) -> pki.KeyPair:
+        return self.pair("front-proxy-client")
+
+    @property
+    def sa_key(self) -> Path:
+        return self.dir / "sa.key"
+
+    @property
+    def sa_pub(self) -> Path:
+        return self.dir / "sa.pub"
+
+
+#: component name -> (CommonName, Organizations) of its client certificate.
+CLIENT_IDENTITIES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "admin": ("virtkube-admin", ("system:masters",)),
+    "kube-controller-manager": ("system:kube-controller-manager", ()),
+    "kube-scheduler": ("system:kube-scheduler", ()),
+}
+
+
+def apiserver_names(cfg: ClusterConfig, extra: tuple[str, ...] = ()) -> list[str]:
+    """Every name a client may use to reach the API server."""
+    base = [
+        "localhost", cfg.listen_address, cfg.kubernetes_service_ip,
+        "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+        f"kubernetes.default.svc.{cfg.cluster_domain}",
+    ]
+    return base + [n for n in extra if n not in base]
+
+
+def ensure_cluster_pki(p: ClusterPKI, cfg: ClusterConfig) -> None:
+    p.dir.mkdir(parents=True, exist_ok=True)
+    pki.ensure_ca(p.ca, "virtkube-ca")
+    pki.ensure_ca(p.front_proxy_ca, "virtkube-front-proxy-ca")
+    pki.ensure_cert(p.apiserver, ca=p.ca, common_name="kube-apiserver",
+                    server_names=apiserver_names(cfg))
+    pki.ensure_cert(p.apiserver_kubelet_client, ca=p.ca,
+                    common_name="kube-apiserver-kubelet-client",
+                    organizations=("system:masters",), client=True)
+    pki.ensure_cert(p.front_proxy_client, ca=p.front_proxy_ca,
+                    common_name="front-proxy-client", client=True)
+    pki.ensure_signing_key(p.sa_key, p.sa_pub)
+    for component, (cn, orgs) in CLIENT_IDENTITIES.items():
+        pki.ensure_cert(p.pair(component), ca=p.ca, common_name=cn,
+                        organizations=orgs, client=True)
+
+
+def kubeconfig(*, cluster: str, server: str, ca: Path, cert: Path, key: Path, user: str
+               ) -> dict[str, object]:
+    """A kubeconfig that names files rather than embedding them (they never move)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": cluster, "cluster": {
+            "server": server, "certificate-authority": str(ca)}}],
+        "users": [{"name": user, "user": {
+            "client-certificate": str(cert), "client-key": str(key)}}],
+        "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": user}}],
+        "current-context": cluster,
+        "preferences": {},
+    }
+
+
+def write_kubeconfig(path: Path, p: ClusterPKI, cfg: ClusterConfig, component: str) -> None:
+    pair = p.pair(component)
+    doc = kubeconfig(cluster=cfg.cluster_name, server=cfg.apiserver_url, ca=p.ca.cert_path,
+                     cert=pair.cert_path, key=pair.key_path, user=component)
+    text = yaml.safe_dump(doc, sort_keys=False)
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+        path.chmod(0o600)

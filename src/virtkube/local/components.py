@@ -1,0 +1,134 @@
+"""The command lines of the local control plane, as pure functions.
+
+Each function turns the cluster's config and file layout into the argv of one
+component of the `controlplane` binary. Nothing here starts anything: the
+supervisor runs what these return, and golden tests pin them.
+
+Everything listens on loopback only. Flags that matter for virtkube:
+- the aggregation layer (`--requestheader-*`, `--proxy-client-*`) so that
+  virt-api can serve `subresources.kubevirt.io`; `--enable-aggregator-routing`
+  because the local cluster has no service proxy in front of virt-api;
+- admission webhooks are on by default in kube-apiserver (MutatingAdmissionWebhook,
+  ValidatingAdmissionWebhook); the garbage collector is one of the controller
+  manager's default controllers and deletes VMIs whose VM went away.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from virtkube.local.certs import ClusterPKI
+from virtkube.local.config import ClusterConfig
+from virtkube.local.paths import Home
+
+
+@dataclass(frozen=True)
+class Component:
+    """One child process of the supervisor."""
+
+    name: str
+    argv: tuple[str, ...]
+
+
+def etcd(cfg: ClusterConfig, home: Home, binary: Path) -> Component:
+    client = f"http://{cfg.listen_address}:{cfg.ports.etcd_client}"
+    peer = f"http://{cfg.listen_address}:{cfg.ports.etcd_peer}"
+    return Component("etcd", (
+        str(binary), "etcd",
+        "--name=virtkube",
+        f"--data-dir={home.etcd_data}",
+        f"--listen-client-urls={client}",
+        f"--advertise-client-urls={client}",
+        f"--listen-peer-urls={peer}",
+        f"--initial-advertise-peer-urls={peer}",
+        f"--initial-cluster=virtkube={peer}",
+        "--initial-cluster-state=new",
+        "--log-level=warn",
+        # 2 GiB: ample for one machine, and bounded so a runaway writer is noticed.
+        "--quota-backend-bytes=2147483648",
+    ))
+
+
+def kube_apiserver(cfg: ClusterConfig, home: Home, binary: Path) -> Component:
+    p = ClusterPKI(home.pki)
+    return Component("kube-apiserver", (
+        str(binary), "kube-apiserver",
+        f"--bind-address={cfg.listen_address}",
+        f"--advertise-address={cfg.listen_address}",
+        f"--secure-port={cfg.ports.apiserver}",
+        f"--etcd-servers={cfg.etcd_url}",
+        f"--tls-cert-file={p.apiserver.cert_path}",
+        f"--tls-private-key-file={p.apiserver.key_path}",
+        f"--client-ca-file={p.ca.cert_path}",
+        f"--service-account-issuer=https://kubernetes.default.svc.{cfg.cluster_domain}",
+        f"--service-account-key-file={p.sa_pub}",
+        f"--service-account-signing-key-file={p.sa_key}",
+        f"--service-cluster-ip-range={cfg.service_cidr}",
+        "--authorization-mode=Node,RBAC",
+        "--enable-admission-plugins=NodeRestriction",
+        "--allow-privileged=true",
+        # The aggregation layer: the API server proxies subresources.kubevirt.io
+        # to virt-api and vouches for the caller with these headers.
+        f"--requestheader-client-ca-file={p.front_proxy_ca.cert_path}",
+        "--requestheader-allowed-names=front-proxy-client",
+        "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+        "--requestheader-group-headers=X-Remote-Group",
+        "--requestheader-username-headers=X-Remote-User",
+        f"--proxy-client-cert-file={p.front_proxy_client.cert_path}",
+        f"--proxy-client-key-file={p.front_proxy_client.key_path}",
+        "--enable-aggregator-routing=true",
+        f"--kubelet-client-certificate={p.apiserver_kubelet_client.cert_path}",
+        f"--kubelet-client-key={p.apiserver_kubelet_client.key_path}",
+        # A loopback advertise address cannot be an Endpoints address; the
+        # `kubernetes` Service gets its endpoints once nodes have a bridge.
+        "--endpoint-reconciler-type=none",
+        "--profiling=false",
+        "--v=0",
+    ))
+
+
+def _client_flags(cfg: ClusterConfig, home: Home, name: str, port: int) -> tuple[str, ...]:
+    """A controller's identity (its kubeconfig) and its loopback-only health endpoint."""
+    kubeconfig = home.kubeconfig_for(name)
+    return (
+        f"--kubeconfig={kubeconfig}",
+        f"--authentication-kubeconfig={kubeconfig}",
+        f"--authorization-kubeconfig={kubeconfig}",
+        f"--bind-address={cfg.listen_address}",
+        f"--secure-port={port}",
+    )
+
+
+def kube_controller_manager(cfg: ClusterConfig, home: Home, binary: Path) -> Component:
+    p = ClusterPKI(home.pki)
+    return Component("kube-controller-manager", (
+        str(binary), "kube-controller-manager",
+        *_client_flags(cfg, home, "kube-controller-manager", cfg.ports.controller_manager),
+        f"--cluster-signing-cert-file={p.ca.cert_path}",
+        f"--cluster-signing-key-file={p.ca.key_path}",
+        f"--root-ca-file={p.ca.cert_path}",
+        f"--service-account-private-key-file={p.sa_key}",
+        f"--service-cluster-ip-range={cfg.service_cidr}",
+        "--use-service-account-credentials=true",
+        # One instance per cluster here: no Lease round trips before it works.
+        "--leader-elect=false",
+        "--profiling=false",
+        "--v=0",
+    ))
+
+
+def kube_scheduler(cfg: ClusterConfig, home: Home, binary: Path) -> Component:
+    return Component("kube-scheduler", (
+        str(binary), "kube-scheduler",
+        *_client_flags(cfg, home, "kube-scheduler", cfg.ports.scheduler),
+        "--leader-elect=false",
+        "--profiling=false",
+        "--v=0",
+    ))
+
+
+def control_plane(cfg: ClusterConfig, home: Home, binary: Path) -> list[Component]:
+    """The components in start order (stopped in reverse)."""
+    return [f(cfg, home, binary) for f in (etcd, kube_apiserver, kube_controller_manager,
+                                           kube_scheduler)]

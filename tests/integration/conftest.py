@@ -1,0 +1,26 @@
+"""One local cluster per test session, torn down (and checked for leftovers) at the end."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from virtkube.local.cluster import LocalCluster
+from virtkube.local.paths import Home, controlplane_binary
+from virtkube.local.procs import processes_mentioning
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    if not controlplane_binary().exists():
+        pytest.fail(f"{controlplane_binary()} is missing: run `make controlplane`")
+    home = Home(tmp_path_factory.mktemp("cluster"))
+    c = LocalCluster(home)
+    c.up()
+    try:
+        yield c
+    finally:
+        c.down(purge=False)
+        left = list(processes_mentioning(str(home.root)))
+        assert not left, f"processes left after down: {left}"
