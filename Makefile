@@ -21,7 +21,7 @@ deps:
 	hack/install-deps.sh
 
 # The README's first command: everything built, the local cluster up.
-up: deps controlplane guest-images
+up: deps controlplane
 	.venv/bin/virtkube up
 
 down:
