@@ -1,0 +1,207 @@
+"""VMI -> virt-launcher Pod, as one pure function.
+
+The pod carries what KubeVirt's does where users and tools look for it
+(labels `kubevirt.io=virt-launcher`, `kubevirt.io/created-by=<vmi uid>`, the
+VMI's own labels so Services select it, the `compute` container), requests
+the guest's memory plus the launcher overhead, and mounts the volumes the
+launcher turns into disks. The VMI spec itself does not travel in the pod:
+virt-handler sends it to the launcher with Sync.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from virtkube.api import VirtualMachineInstance, to_bytes
+from virtkube.api.volumes import Volume
+from virtkube.controller.options import LauncherOptions
+from virtkube.controller.overhead import overhead_bytes
+
+Obj = dict[str, Any]
+
+#: Where the launcher finds pod-provided volumes, by kind (KubeVirt's layout).
+PRIVATE_DIR = "/var/run/kubevirt-private"
+DISKS_DIR = f"{PRIVATE_DIR}/vmi-disks"
+SOCKETS_DIR = "/var/run/kubevirt/sockets"
+CONTAINERDISK_DIR = "/var/run/kubevirt/containerdisks"
+
+#: The VMI label KubeVirt sets to the node the VMI runs on.
+NODE_NAME_LABEL = "kubevirt.io/nodeName"
+CREATED_BY_LABEL = "kubevirt.io/created-by"
+APP_LABEL = "kubevirt.io"
+SCHEDULABLE_LABEL = "kubevirt.io/schedulable"
+DEFAULT_GRACE_SECONDS = 30
+
+
+def guest_memory_bytes(vmi: VirtualMachineInstance) -> int:
+    domain = vmi.spec.domain
+    if domain.memory and domain.memory.guest is not None:
+        return to_bytes(domain.memory.guest)
+    requests = (domain.resources.requests if domain.resources else None) or {}
+    if "memory" in requests:
+        return to_bytes(requests["memory"])
+    # Admission sets a default; a VMI without any memory is rejected there.
+    return 0
+
+
+def vcpus(vmi: VirtualMachineInstance) -> int:
+    cpu = vmi.spec.domain.cpu
+    if cpu is None:
+        return 1
+    return max(1, (cpu.sockets or 1) * (cpu.cores or 1) * (cpu.threads or 1))
+
+
+def _resources(vmi: VirtualMachineInstance, opts: LauncherOptions) -> Obj:
+    res = vmi.spec.domain.resources
+    requests = dict((res.requests if res else None) or {})
+    limits = dict((res.limits if res else None) or {})
+    guest = guest_memory_bytes(vmi)
+    extra = overhead_bytes(guest, vcpus(vmi))
+    base = to_bytes(requests["memory"]) if "memory" in requests else guest
+    out_requests: dict[str, str] = {"memory": str(base + extra),
+                                    "cpu": str(requests.get("cpu", opts.cpu_request))}
+    out: Obj = {"requests": out_requests}
+    out_limits: dict[str, str] = {}
+    if "memory" in limits:
+        out_limits["memory"] = str(to_bytes(limits["memory"]) + extra)
+    if "cpu" in limits:
+        out_limits["cpu"] = str(limits["cpu"])
+    if out_limits:
+        out["limits"] = out_limits
+    return out
+
+
+def _volume_mounts(volumes: list[Volume]) -> tuple[list[Obj], list[Obj]]:
+    """Pod volumes and mounts for the VMI volumes that need one."""
+    pod_volumes: list[Obj] = []
+    mounts: list[Obj] = []
+    for v in volumes:
+        name = f"vol-{v.name}"
+        if v.persistent_volume_claim is not None:
+            pvc = v.persistent_volume_claim
+            pod_volumes.append({"name": name, "persistentVolumeClaim": {
+                "claimName": pvc.claim_name, **({"readOnly": True} if pvc.read_only else {})}})
+            mounts.append({"name": name, "mountPath": f"{DISKS_DIR}/{v.name}"})
+        elif v.data_volume is not None:
+            pod_volumes.append({"name": name, "persistentVolumeClaim": {
+                "claimName": v.data_volume.name}})
+            mounts.append({"name": name, "mountPath": f"{DISKS_DIR}/{v.name}"})
+        elif v.ephemeral is not None and v.ephemeral.persistent_volume_claim is not None:
+            pod_volumes.append({"name": name, "persistentVolumeClaim": {
+                "claimName": v.ephemeral.persistent_volume_claim.claim_name, "readOnly": True}})
+            mounts.append({"name": name, "mountPath": f"{DISKS_DIR}/{v.name}",
+                           "readOnly": True})
+        elif v.host_disk is not None:
+            directory = v.host_disk.path.rsplit("/", 1)[0] or "/"
+            pod_volumes.append({"name": name, "hostPath": {"path": directory,
+                                                           "type": "DirectoryOrCreate"}})
+            mounts.append({"name": name, "mountPath": directory})
+        elif v.config_map is not None:
+            pod_volumes.append({"name": name, "configMap": {"name": v.config_map.name}})
+            mounts.append({"name": name, "mountPath": f"{PRIVATE_DIR}/config-map/{v.name}",
+                           "readOnly": True})
+        elif v.secret is not None:
+            pod_volumes.append({"name": name, "secret": {"secretName": v.secret.secret_name}})
+            mounts.append({"name": name, "mountPath": f"{PRIVATE_DIR}/secret/{v.name}",
+                           "readOnly": True})
+        elif v.service_account is not None:
+            pod_volumes.append({"name": name, "projected": {"sources": [
+                {"serviceAccountToken": {"path": "token"}},
+                {"configMap": {"name": "kube-root-ca.crt",
+                               "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {
+                    "fieldPath": "metadata.namespace"}}]}},
+            ]}})
+            mounts.append({"name": name, "mountPath": f"{PRIVATE_DIR}/service-account-disk",
+                           "readOnly": True})
+        else:
+            for source in (v.cloud_init_no_cloud, v.cloud_init_config_drive):
+                if source is None:
+                    continue
+                for ref_name, ref in (("userdata", source.secret_ref),
+                                      ("networkdata", source.network_data_secret_ref)):
+                    if ref is None or not ref.name:
+                        continue
+                    vol = f"{name}-{ref_name}"
+                    pod_volumes.append({"name": vol, "secret": {"secretName": ref.name}})
+                    mounts.append({"name": vol, "readOnly": True,
+                                   "mountPath": f"{PRIVATE_DIR}/secret/{v.name}/{ref_name}"})
+    return pod_volumes, mounts
+
+
+def launcher_pod(vmi: VirtualMachineInstance, opts: LauncherOptions) -> Obj:
+    """The launcher Pod for `vmi` (metadata.generateName: the API server names it)."""
+    meta = vmi.metadata
+    assert meta is not None and meta.name and meta.uid and meta.namespace
+    spec = vmi.spec
+    grace = spec.termination_grace_period_seconds
+    grace = DEFAULT_GRACE_SECONDS if grace is None else grace
+    labels = {**(meta.labels or {}), APP_LABEL: "virt-launcher",
+              CREATED_BY_LABEL: meta.uid, "vm.kubevirt.io/name": meta.name}
+    labels.pop(NODE_NAME_LABEL, None)
+    pod_volumes, mounts = _volume_mounts(list(spec.volumes or []))
+    uid_dir = f"{opts.sockets_host_dir}/{meta.uid}"
+    pod_volumes = [
+        {"name": "private", "emptyDir": {}},
+        {"name": "sockets", "hostPath": {"path": uid_dir, "type": "DirectoryOrCreate"}},
+        {"name": "containerdisks", "hostPath": {"path": opts.containerdisk_store,
+                                                "type": "DirectoryOrCreate"}},
+        *pod_volumes,
+    ]
+    mounts = [
+        {"name": "private", "mountPath": PRIVATE_DIR},
+        {"name": "sockets", "mountPath": SOCKETS_DIR},
+        {"name": "containerdisks", "mountPath": CONTAINERDISK_DIR, "readOnly": True},
+        *mounts,
+    ]
+    command = [*opts.command,
+               "--namespace", meta.namespace, "--name", meta.name, "--uid", meta.uid,
+               "--run-dir", PRIVATE_DIR, "--socket-dir", SOCKETS_DIR,
+               "--containerdisk-store", CONTAINERDISK_DIR,
+               "--grace-period", str(grace)]
+    pod_spec: Obj = {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": False,
+        # The launcher shuts the guest down within the VMI's grace period;
+        # the margin covers QEMU's exit and the launcher's cleanup.
+        "terminationGracePeriodSeconds": grace + opts.grace_margin_seconds,
+        "nodeSelector": {**(spec.node_selector or {}), SCHEDULABLE_LABEL: "true"},
+        "containers": [{
+            "name": "compute",
+            "image": opts.image,
+            "imagePullPolicy": "IfNotPresent",
+            "command": command,
+            "env": [{"name": "POD_NAME", "valueFrom": {"fieldRef": {
+                "fieldPath": "metadata.name"}}}],
+            "resources": _resources(vmi, opts),
+            "volumeMounts": mounts,
+        }],
+        "volumes": pod_volumes,
+    }
+    for field, value in (("affinity", spec.affinity), ("tolerations", spec.tolerations),
+                         ("schedulerName", spec.scheduler_name),
+                         ("priorityClassName", spec.priority_class_name),
+                         ("topologySpreadConstraints", spec.topology_spread_constraints),
+                         ("hostname", spec.hostname or meta.name),
+                         ("subdomain", spec.subdomain), ("dnsPolicy", spec.dns_policy),
+                         ("dnsConfig", spec.dns_config),
+                         ("serviceAccountName", spec.service_account_name)):
+        if value is not None:
+            pod_spec[field] = value
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "generateName": f"virt-launcher-{meta.name}-",
+            "namespace": meta.namespace,
+            "labels": labels,
+            "annotations": {"kubevirt.io/domain": meta.name,
+                            "kubectl.kubernetes.io/default-container": "compute"},
+            "ownerReferences": [{
+                "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance",
+                "name": meta.name, "uid": meta.uid, "controller": True,
+                "blockOwnerDeletion": True,
+            }],
+        },
+        "spec": pod_spec,
+    }

@@ -1,0 +1,74 @@
+"""VMI -> launcher Pod golden files, one per case (UPDATE_GOLDEN=1 rewrites them)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.unit.controller.builders import new_vmi
+from virtkube.api import VirtualMachineInstance
+from virtkube.controller.launcherpod import launcher_pod
+from virtkube.controller.options import LauncherOptions
+from virtkube.controller.overhead import MIB, overhead_bytes
+
+GOLDEN = Path(__file__).parent / "golden"
+OPTS = LauncherOptions(sockets_host_dir="/var/lib/vk/sockets",
+                       containerdisk_store="/var/lib/vk/oci")
+
+CASES: dict[str, dict[str, Any]] = {
+    "minimal": {"domain": {"devices": {}, "memory": {"guest": "128Mi"}}},
+    "resources-and-scheduling": {
+        "domain": {"devices": {}, "cpu": {"cores": 2, "sockets": 1, "threads": 1},
+                   "resources": {"requests": {"memory": "1Gi", "cpu": "500m"},
+                                 "limits": {"memory": "2Gi", "cpu": "2"}}},
+        "nodeSelector": {"disk": "ssd"},
+        "tolerations": [{"key": "dedicated", "operator": "Exists", "effect": "NoSchedule"}],
+        "terminationGracePeriodSeconds": 0,
+        "hostname": "myhost",
+    },
+    "volumes": {
+        "domain": {"devices": {}, "memory": {"guest": "64Mi"}},
+        "volumes": [
+            {"name": "root", "containerDisk": {"image": "virtkube/tiny-guest:latest"}},
+            {"name": "data", "persistentVolumeClaim": {"claimName": "data-pvc"}},
+            {"name": "host", "hostDisk": {"path": "/var/data/disk.img", "type": "Disk"}},
+            {"name": "ci", "cloudInitNoCloud": {"secretRef": {"name": "userdata"}}},
+            {"name": "cm", "configMap": {"name": "settings"}},
+            {"name": "sec", "secret": {"secretName": "creds"}},
+            {"name": "sa", "serviceAccount": {"serviceAccountName": "default"}},
+            {"name": "scratch", "emptyDisk": {"capacity": "1Gi"}},
+        ],
+    },
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_launcher_pod_matches_golden(case: str) -> None:
+    vmi = VirtualMachineInstance.model_validate(
+        new_vmi(spec=CASES[case], labels={"app": "demo", "kubevirt.io/nodeName": "old"}))
+    text = json.dumps(launcher_pod(vmi, OPTS), indent=2, sort_keys=True) + "\n"
+    golden = GOLDEN / f"pod-{case}.json"
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.write_text(text)
+    assert text == golden.read_text(), f"{golden} is stale; UPDATE_GOLDEN=1 and review"
+
+
+def test_memory_request_is_guest_plus_overhead() -> None:
+    vmi = VirtualMachineInstance.model_validate(new_vmi(spec=CASES["minimal"]))
+    requests = launcher_pod(vmi, OPTS)["spec"]["containers"][0]["resources"]["requests"]
+    assert int(requests["memory"]) == 128 * MIB + overhead_bytes(128 * MIB, 1)
+    assert requests["cpu"] == "100m"
+
+
+def test_pod_is_owned_by_its_vmi_and_carries_kubevirt_labels() -> None:
+    vmi = VirtualMachineInstance.model_validate(new_vmi(labels={"app": "demo"}))
+    meta = launcher_pod(vmi, OPTS)["metadata"]
+    assert meta["labels"]["kubevirt.io"] == "virt-launcher"
+    assert meta["labels"]["kubevirt.io/created-by"] == vmi.metadata.uid  # type: ignore[union-attr]
+    assert meta["labels"]["app"] == "demo", "Services select VMIs by their labels"
+    assert meta["ownerReferences"][0]["kind"] == "VirtualMachineInstance"
+    assert meta["ownerReferences"][0]["controller"] is True
