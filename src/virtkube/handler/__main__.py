@@ -1,0 +1,5 @@
+"""`python -m virtkube.handler`: virt-handler."""
+
+from virtkube.handler.main import main
+
+main()
