@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from virtkube.local.cluster import LocalCluster
+from virtkube.local.node import hostnet
 from virtkube.local.paths import Home, controlplane_binary
 from virtkube.local.procs import processes_mentioning
 
@@ -17,10 +18,12 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
         pytest.fail(f"{controlplane_binary()} is missing: run `make controlplane`")
     home = Home(tmp_path_factory.mktemp("cluster"))
     c = LocalCluster(home)
-    c.up()
+    # Two local nodes: one cluster serves both the single-node and the cross-node tests.
+    c.up(nodes=2)
     try:
         yield c
     finally:
         c.down(purge=False)
         left = list(processes_mentioning(str(home.root)))
         assert not left, f"processes left after down: {left}"
+        assert not hostnet.leftovers(home.root), "network objects left after down"

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from cryptography import x509
 
 from virtkube.local import pki
 from virtkube.local.config import ClusterConfig
+from virtkube.local.node import layout
 
 
 @dataclass(frozen=True)
@@ -57,23 +59,59 @@ CLIENT_IDENTITIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "admin": ("virtkube-admin", ("system:masters",)),
     "kube-controller-manager": ("system:kube-controller-manager", ()),
     "kube-scheduler": ("system:kube-scheduler", ()),
+    # An embedded, trusted controller of the local cluster only (never deployed elsewhere).
+    "local-path-provisioner": ("virtkube:local-path-provisioner", ("system:masters",)),
 }
+
+
+def node_component(index: int) -> str:
+    """The pki/kubeconfig name of local node `index` (its client identity)."""
+    return f"node-{index}"
+
+
+def ensure_node_pki(p: ClusterPKI, cfg: ClusterConfig, index: int) -> None:
+    """A node's kubelet identities: a client cert the Node authorizer and NodeRestriction
+    recognise (CN system:node:<name>, O system:nodes), and a serving cert for its log
+    endpoint at its InternalIP (the API server verifies it with the cluster CA)."""
+    name = layout.node_name(index)
+    pki.ensure_cert(p.pair(node_component(index)), ca=p.ca, common_name=f"system:node:{name}",
+                    organizations=("system:nodes",), client=True)
+    net = layout.ClusterNet(p.dir.parent, cfg.pod_network)
+    pki.ensure_cert(p.pair(f"{node_component(index)}-serving"), ca=p.ca, common_name=name,
+                    server_names=[name, "localhost", "127.0.0.1", net.node_ip(index)])
 
 
 def apiserver_names(cfg: ClusterConfig, extra: tuple[str, ...] = ()) -> list[str]:
     """Every name a client may use to reach the API server."""
+    bridge = ([layout.ClusterNet(Path("/"), cfg.pod_network).gateway]
+              if cfg.pod_network else [])
     base = [
-        "localhost", cfg.listen_address, cfg.kubernetes_service_ip,
+        "localhost", cfg.listen_address, cfg.kubernetes_service_ip, *bridge,
         "kubernetes", "kubernetes.default", "kubernetes.default.svc",
         f"kubernetes.default.svc.{cfg.cluster_domain}",
     ]
     return base + [n for n in extra if n not in base]
 
 
+def _covers(pair: pki.KeyPair, names: list[str]) -> bool:
+    """Whether the serving cert of `pair` names every one of `names`."""
+    cert = x509.load_pem_x509_certificate(pair.cert_path.read_bytes())
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return False
+    have = {str(v) for v in san.get_values_for_type(x509.IPAddress)}
+    have |= set(san.get_values_for_type(x509.DNSName))
+    return set(names) <= have
+
+
 def ensure_cluster_pki(p: ClusterPKI, cfg: ClusterConfig) -> None:
     p.dir.mkdir(parents=True, exist_ok=True)
     pki.ensure_ca(p.ca, "virtkube-ca")
     pki.ensure_ca(p.front_proxy_ca, "virtkube-front-proxy-ca")
+    if p.apiserver.exists() and not _covers(p.apiserver, apiserver_names(cfg)):
+        # An older home whose cert predates the pod bridge: reissue with every name.
+        p.apiserver.cert_path.unlink()
     pki.ensure_cert(p.apiserver, ca=p.ca, common_name="kube-apiserver",
                     server_names=apiserver_names(cfg))
     pki.ensure_cert(p.apiserver_kubelet_client, ca=p.ca,

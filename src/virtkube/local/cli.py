@@ -26,7 +26,10 @@ def _fail(message: str, code: int = 1) -> None:
 
 
 @app.command()
-def up() -> None:
+def up(nodes: int = typer.Option(
+        None, "--nodes", min=0,
+        help="How many local nodes (default 1, then what the cluster has); "
+             "changing it on a running cluster needs `virtkube down` first.")) -> None:
     """Start the local cluster (idempotent) and install the kubevirt.io CRDs."""
     cluster = LocalCluster.default()
     try:
@@ -36,7 +39,7 @@ def up() -> None:
                 if not err.is_terminal:
                     err.print(f"  {msg}", highlight=False)
 
-            seconds = cluster.up(progress)
+            seconds = cluster.up(progress, nodes=nodes)
     except ClusterError as e:
         _fail(str(e))
     err.print(f"[green]ready[/green] in {seconds:.1f}s: {cluster.config().apiserver_url}",

@@ -7,20 +7,30 @@ when none runs, and always ends by checking readiness and the CRDs.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from virtkube.local import apiclient, crds
-from virtkube.local.certs import ClusterPKI, ensure_cluster_pki, write_kubeconfig
-from virtkube.local.config import ClusterConfig
+from virtkube.local.certs import (
+    ClusterPKI,
+    ensure_cluster_pki,
+    ensure_node_pki,
+    node_component,
+    write_kubeconfig,
+)
+from virtkube.local.config import ClusterConfig, pick_pod_network
+from virtkube.local.node import hostnet
+from virtkube.local.node.layout import node_name
 from virtkube.local.paths import Home, controlplane_binary
 from virtkube.local.procs import alive, processes_mentioning, terminate
+from virtkube.local.provisioner import storageclass_manifest
 from virtkube.local.supervisor import supervisor_pid
 
 #: How long `up` waits for /readyz on a cold start (etcd + API server + CRDs).
@@ -72,14 +82,34 @@ class LocalCluster:
     def supervisor(self) -> int | None:
         return supervisor_pid(self.home)
 
-    def prepare(self) -> ClusterConfig:
-        """Make every file the control plane needs, keeping what exists."""
+    def prepare(self, nodes: int | None = None) -> ClusterConfig:
+        """Make every file the control plane and the nodes need, keeping what exists.
+
+        `nodes` changes the node count only while the cluster is down: a running
+        supervisor started its node processes from the saved config.
+        """
         self.home.ensure()
         cfg = ClusterConfig.load_or_create(self.home.config)
+        changed = cfg
+        if not cfg.pod_network:
+            changed = replace(changed, pod_network=pick_pod_network(self.home.root))
+        if nodes is not None and nodes != cfg.nodes:
+            if self.supervisor() is not None:
+                raise ClusterError(
+                    f"the cluster runs {cfg.nodes} node(s); run `virtkube down` first to "
+                    f"change it to {nodes} (the state folder, pods' data included, is kept)")
+            changed = replace(changed, nodes=nodes)
+        if changed != cfg:
+            cfg = changed
+            cfg.save(self.home.config)
         ensure_cluster_pki(self.pki, cfg)
         write_kubeconfig(self.home.admin_kubeconfig, self.pki, cfg, "admin")
-        for component in ("kube-controller-manager", "kube-scheduler"):
+        for component in ("kube-controller-manager", "kube-scheduler", "local-path-provisioner"):
             write_kubeconfig(self.home.kubeconfig_for(component), self.pki, cfg, component)
+        for i in range(cfg.nodes):
+            ensure_node_pki(self.pki, cfg, i)
+            write_kubeconfig(self.home.kubeconfig_for(node_component(i)), self.pki, cfg,
+                             node_component(i))
         return cfg
 
     def _start_supervisor(self) -> int:
@@ -93,14 +123,15 @@ class LocalCluster:
         log.close()
         return proc.pid
 
-    def up(self, progress: Progress = _quiet, timeout: float = READY_TIMEOUT) -> float:
-        """Bring the cluster to ready; returns the seconds it took."""
+    def up(self, progress: Progress = _quiet, timeout: float = READY_TIMEOUT,
+           nodes: int | None = None) -> float:
+        """Bring the cluster to ready (nodes Ready included); returns the seconds it took."""
         started = time.monotonic()
         binary = controlplane_binary()
         if not binary.exists():
             raise ClusterError(f"{binary} is missing: run `make controlplane` first")
         progress("certificates and kubeconfigs")
-        cfg = self.prepare()
+        cfg = self.prepare(nodes)
         pid = self.supervisor()
         if pid is None:
             progress("starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler")
@@ -111,7 +142,29 @@ class LocalCluster:
             crds.install(self.kubectl_argv())
         except subprocess.CalledProcessError as e:
             raise ClusterError(f"installing the CRDs failed: {e}") from e
+        progress("default StorageClass local-path")
+        self.kubectl("apply", "--server-side", "--field-manager=virtkube", "-f", "-",
+                     input=storageclass_manifest())
+        if cfg.nodes:
+            progress(f"waiting for {cfg.nodes} node(s) to be Ready")
+            self._wait_nodes(cfg, started + timeout)
         return time.monotonic() - started
+
+    def _wait_nodes(self, cfg: ClusterConfig, deadline: float) -> None:
+        want = {node_name(i) for i in range(cfg.nodes)}
+        ready: set[str] = set()
+        while time.monotonic() < deadline:
+            res = self.kubectl("get", "nodes", "-o", "json", check=False)
+            if res.returncode == 0:
+                ready = {n["metadata"]["name"] for n in json.loads(res.stdout)["items"]
+                         if any(c["type"] == "Ready" and c["status"] == "True"
+                                for c in n.get("status", {}).get("conditions") or [])}
+                if want <= ready:
+                    return
+            time.sleep(0.25)
+        missing = sorted(want - ready)
+        raise ClusterError(f"node(s) {missing} not Ready in time; see "
+                           + ", ".join(str(self.home.log_for(n)) for n in missing))
 
     def _wait_ready(self, cfg: ClusterConfig, pid: int, progress: Progress,
                     deadline: float) -> None:
@@ -153,6 +206,9 @@ class LocalCluster:
         left = list(processes_mentioning(str(self.home.root)))
         if left:
             raise ClusterError(f"processes survived SIGKILL: {left}")
+        # Nodes tear their pods' networks down when stopped; this catches what a crash
+        # left (netns, veths, the bridge, the nftables table, IPAM files, cgroups).
+        hostnet.teardown(self.home.root)
         if purge and self.home.root.exists():
             shutil.rmtree(self.home.root)
         return stragglers

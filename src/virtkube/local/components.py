@@ -4,7 +4,9 @@ Each function turns the cluster's config and file layout into the argv of one
 component of the `controlplane` binary. Nothing here starts anything: the
 supervisor runs what these return, and golden tests pin them.
 
-Everything listens on loopback only. Flags that matter for virtkube:
+Everything listens on loopback only; pods reach the API server at the bridge's host
+address, which an nftables DNAT forwards to loopback (see virtkube.local.node.hostnet).
+Flags that matter for virtkube:
 - the aggregation layer (`--requestheader-*`, `--proxy-client-*`) so that
   virt-api can serve `subresources.kubevirt.io`; `--enable-aggregator-routing`
   because the local cluster has no service proxy in front of virt-api;
@@ -20,6 +22,7 @@ from pathlib import Path
 
 from virtkube.local.certs import ClusterPKI
 from virtkube.local.config import ClusterConfig
+from virtkube.local.node import layout
 from virtkube.local.paths import Home
 
 
@@ -50,12 +53,22 @@ def etcd(cfg: ClusterConfig, home: Home, binary: Path) -> Component:
     ))
 
 
+def _advertise(cfg: ClusterConfig, home: Home) -> tuple[str, ...]:
+    """Where pods reach the API server: the bridge's host address, which an nftables DNAT
+    (virtkube.local.node.hostnet) forwards to the loopback listener. The API server then
+    keeps the `kubernetes` Endpoints itself. Without a pod network, loopback and none."""
+    if not cfg.pod_network:
+        return (f"--advertise-address={cfg.listen_address}", "--endpoint-reconciler-type=none")
+    gateway = layout.ClusterNet(home.root, cfg.pod_network).gateway
+    return (f"--advertise-address={gateway}", "--endpoint-reconciler-type=lease")
+
+
 def kube_apiserver(cfg: ClusterConfig, home: Home, binary: Path) -> Component:
     p = ClusterPKI(home.pki)
     return Component("kube-apiserver", (
         str(binary), "kube-apiserver",
         f"--bind-address={cfg.listen_address}",
-        f"--advertise-address={cfg.listen_address}",
+        *_advertise(cfg, home),
         f"--secure-port={cfg.ports.apiserver}",
         f"--etcd-servers={cfg.etcd_url}",
         f"--tls-cert-file={p.apiserver.cert_path}",
@@ -80,9 +93,9 @@ def kube_apiserver(cfg: ClusterConfig, home: Home, binary: Path) -> Component:
         "--enable-aggregator-routing=true",
         f"--kubelet-client-certificate={p.apiserver_kubelet_client.cert_path}",
         f"--kubelet-client-key={p.apiserver_kubelet_client.key_path}",
-        # A loopback advertise address cannot be an Endpoints address; the
-        # `kubernetes` Service gets its endpoints once nodes have a bridge.
-        "--endpoint-reconciler-type=none",
+        # Local nodes serve logs at their bridge address with a cert from the cluster CA.
+        f"--kubelet-certificate-authority={p.ca.cert_path}",
+        "--kubelet-preferred-address-types=InternalIP",
         "--profiling=false",
         "--v=0",
     ))
@@ -132,3 +145,24 @@ def control_plane(cfg: ClusterConfig, home: Home, binary: Path) -> list[Componen
     """The components in start order (stopped in reverse)."""
     return [f(cfg, home, binary) for f in (etcd, kube_apiserver, kube_controller_manager,
                                            kube_scheduler)]
+
+
+def node(home: Home, index: int, python: str) -> Component:
+    """Local node `index`: registers virtkube-node-<index> and runs the pods bound to it."""
+    return Component(layout.node_name(index), (
+        python, "-m", "virtkube.local.node", "--home", str(home.root),
+        "--index", str(index)))
+
+
+def local_path_provisioner(home: Home, python: str) -> Component:
+    return Component("local-path-provisioner", (
+        python, "-m", "virtkube.local.provisioner", "--home", str(home.root)))
+
+
+def all_components(cfg: ClusterConfig, home: Home, binary: Path, python: str
+                   ) -> list[Component]:
+    """Control plane first; nodes and the provisioner once the API server is ready (the
+    supervisor waits for /readyz after kube-apiserver), stopped before it in reverse."""
+    return [*control_plane(cfg, home, binary),
+            *(node(home, i, python) for i in range(cfg.nodes)),
+            local_path_provisioner(home, python)]

@@ -7,8 +7,12 @@ and so that two clusters (say a developer's and a CI run's) never collide.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import ipaddress
 import json
 import socket
+import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -19,6 +23,41 @@ LISTEN_ADDRESS = "127.0.0.1"
 SERVICE_CIDR = "10.96.0.0/16"
 KUBERNETES_SERVICE_IP = "10.96.0.1"
 CLUSTER_DOMAIN = "cluster.local"
+
+#: The one image a local node runs: "the code of this checkout" (see virtkube.local.node).
+LOCAL_IMAGE = "virtkube/local:dev"
+#: Pod networks are /16s picked from 10.128.0.0/9, a block the project owns on this machine;
+#: the second octet is derived from the home so two clusters' bridges do not collide.
+POD_NETWORK_SECOND_OCTETS = range(128, 228)
+#: The kubelet's default pod limit.
+MAX_PODS = 110
+
+
+def _used_ipv4_networks() -> list[ipaddress.IPv4Network]:
+    """Every IPv4 network this machine already has an address or a route in."""
+    nets: list[ipaddress.IPv4Network] = []
+    for argv in (["ip", "-4", "-o", "addr", "show"], ["ip", "-4", "route", "show", "table", "all"]):
+        try:
+            out = subprocess.run(argv, capture_output=True, text=True, check=False).stdout
+        except OSError:
+            continue
+        for word in out.split():
+            with contextlib.suppress(ValueError):
+                if word[0].isdigit() and ("/" in word or word.count(".") == 3):
+                    nets.append(ipaddress.IPv4Network(word, strict=False))
+    return nets
+
+
+def pick_pod_network(home: Path) -> str:
+    """A free 10.x.0.0/16 for this home's bridge, stable for a given home path."""
+    used = _used_ipv4_networks()
+    start = int(hashlib.sha256(str(home).encode()).hexdigest(), 16)
+    octets = list(POD_NETWORK_SECOND_OCTETS)
+    for k in range(len(octets)):
+        net = ipaddress.IPv4Network(f"10.{octets[(start + k) % len(octets)]}.0.0/16")
+        if not any(net.overlaps(u) and u.prefixlen > 0 for u in used):
+            return str(net)
+    raise RuntimeError("no free /16 in 10.128.0.0/9 for the pod network")
 
 
 def free_port(host: str = LISTEN_ADDRESS) -> int:
@@ -54,6 +93,13 @@ class ClusterConfig:
     kubernetes_service_ip: str = KUBERNETES_SERVICE_IP
     cluster_domain: str = CLUSTER_DOMAIN
     cluster_name: str = "virtkube"
+    #: How many local nodes (`virtkube up --nodes N`); changing it needs `down` first.
+    nodes: int = 1
+    #: The /16 of the shared bridge: .0.1 is the host (gateway, API server), .0.(2+i) node i,
+    #: .(1+i).0/24 node i's pods. Picked at the first `up` (see pick_pod_network).
+    pod_network: str = ""
+    local_image: str = LOCAL_IMAGE
+    max_pods: int = MAX_PODS
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -77,6 +123,6 @@ class ClusterConfig:
     def load_or_create(cls, path: Path) -> ClusterConfig:
         if path.exists():
             return cls.load(path)
-        cfg = cls(ports=Ports.pick())
+        cfg = cls(ports=Ports.pick(), pod_network=pick_pod_network(path.parent))
         cfg.save(path)
         return cfg

@@ -66,6 +66,16 @@ class Home:
     def admin_kubeconfig(self) -> Path:
         return self.root / "kubeconfig"
 
+    @property
+    def kubevirt_sockets(self) -> Path:
+        """Launcher sockets, one folder per VMI uid (hostPath of launcher pods)."""
+        return self.root / "kubevirt" / "sockets"
+
+    @property
+    def kubevirt_state(self) -> Path:
+        """virt-handler and virt-api keep their own files here."""
+        return self.root / "kubevirt" / "state"
+
     def kubeconfig_for(self, component: str) -> Path:
         return self.pki / f"{component}.kubeconfig"
 

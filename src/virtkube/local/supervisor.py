@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error("another supervisor already runs for %s", home.root)
         return 1
     cfg = ClusterConfig.load(home.config)
-    components = comps.control_plane(cfg, home, controlplane_binary())
+    components = comps.all_components(cfg, home, controlplane_binary(), sys.executable)
     try:
         return Supervisor(home, components).run(cfg)
     finally:

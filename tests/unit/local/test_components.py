@@ -13,12 +13,14 @@ from virtkube.local.paths import Home
 
 GOLDEN = Path(__file__).parent / "golden"
 CFG = ClusterConfig(ports=Ports(apiserver=6443, etcd_client=2379, etcd_peer=2380,
-                                controller_manager=10257, scheduler=10259))
+                                controller_manager=10257, scheduler=10259),
+                    pod_network="10.200.0.0/16", nodes=2)
 HOME = Home(Path("/var/lib/virtkube"))
 BINARY = Path("/opt/virtkube/bin/controlplane")
+PYTHON = "/opt/virtkube/.venv/bin/python"
 
 
-@pytest.mark.parametrize("component", components.control_plane(CFG, HOME, BINARY),
+@pytest.mark.parametrize("component", components.all_components(CFG, HOME, BINARY, PYTHON),
                          ids=lambda c: c.name)
 def test_argv_matches_golden(component: components.Component) -> None:
     golden = GOLDEN / f"{component.name}.argv"
@@ -31,12 +33,22 @@ def test_argv_matches_golden(component: components.Component) -> None:
 def test_everything_listens_on_loopback_only() -> None:
     for comp in components.control_plane(CFG, HOME, BINARY):
         for arg in comp.argv:
-            if arg.startswith(("--bind-address=", "--advertise-address=")):
+            if arg.startswith("--bind-address="):
                 assert arg.endswith("=127.0.0.1"), (comp.name, arg)
+            if arg.startswith("--advertise-address="):
+                # The pod bridge's host address, DNATed to loopback: never off the machine.
+                assert arg.endswith("=10.200.0.1"), (comp.name, arg)
             if arg.startswith(("--listen-client-urls=", "--listen-peer-urls=")):
                 assert "://127.0.0.1:" in arg, (comp.name, arg)
 
 
 def test_start_order_puts_etcd_first_and_apiserver_before_its_clients() -> None:
-    names = [c.name for c in components.control_plane(CFG, HOME, BINARY)]
-    assert names == ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"]
+    names = [c.name for c in components.all_components(CFG, HOME, BINARY, PYTHON)]
+    assert names == ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
+                     "virtkube-node-0", "virtkube-node-1", "local-path-provisioner"]
+
+
+def test_without_a_pod_network_the_apiserver_advertises_loopback() -> None:
+    argv = components.kube_apiserver(ClusterConfig(ports=CFG.ports), HOME, BINARY).argv
+    assert "--advertise-address=127.0.0.1" in argv
+    assert "--endpoint-reconciler-type=none" in argv

@@ -1,0 +1,128 @@
+"""Names and addresses of one local cluster's network and node state, as pure functions.
+
+Everything a node creates on the host (bridge, netns, nftables table, cgroups) carries
+a short hash of the cluster's home folder, so that two clusters on one machine never
+collide and `virtkube down` can find its own leftovers by name alone.
+
+Address plan inside the cluster's /16 (config.pod_network, e.g. 10.213.0.0/16):
+  .0.1        the host side of the bridge: pods' gateway and the API server (DNAT to loopback)
+  .0.(2+i)    node i's InternalIP (its log server listens there)
+  .(1+i).0/24 node i's pod range (Node spec.podCIDR); pods get /16 addresses so every pod
+              reaches every other pod directly over the one bridge.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+#: The kubelet's port; every node has its own IP, so all nodes can share it.
+LOG_SERVER_PORT = 10250
+#: Where Debian's containernetworking-plugins put the binaries.
+CNI_BIN_DIR = Path("/usr/lib/cni")
+#: `ip netns` keeps its named namespaces here.
+NETNS_DIR = Path("/run/netns")
+
+
+def home_hash(home_root: Path) -> str:
+    return hashlib.sha256(str(home_root).encode()).hexdigest()[:6]
+
+
+def node_name(index: int) -> str:
+    return f"virtkube-node-{index}"
+
+
+@dataclass(frozen=True)
+class ClusterNet:
+    """The host-level names of one cluster, derived from its home."""
+
+    home_root: Path
+    pod_network: str
+
+    @property
+    def hash(self) -> str:
+        return home_hash(self.home_root)
+
+    @property
+    def bridge(self) -> str:
+        return f"vkbr{self.hash}"  # 10 chars, under IFNAMSIZ (15)
+
+    @property
+    def nft_table(self) -> str:
+        return f"virtkube_{self.hash}"
+
+    @property
+    def netns_prefix(self) -> str:
+        return f"vk{self.hash}-"
+
+    @property
+    def cni_network(self) -> str:
+        return f"virtkube-{self.hash}"
+
+    @property
+    def cgroup_name(self) -> str:
+        return f"virtkube-{self.hash}"
+
+    @property
+    def network(self) -> ipaddress.IPv4Network:
+        return ipaddress.IPv4Network(self.pod_network)
+
+    def _addr(self, offset: int) -> str:
+        return str(self.network.network_address + offset)
+
+    @property
+    def gateway(self) -> str:
+        return self._addr(1)
+
+    @property
+    def prefixlen(self) -> int:
+        return self.network.prefixlen
+
+    def node_ip(self, index: int) -> str:
+        return self._addr(2 + index)
+
+    def pod_cidr(self, index: int) -> str:
+        return self._addr(256 * (1 + index)) + "/24"
+
+    def pod_range(self, index: int) -> tuple[str, str]:
+        """First and last pod address of node `index` (.2 to .254 of its /24)."""
+        base = 256 * (1 + index)
+        return self._addr(base + 2), self._addr(base + 254)
+
+    def netns_name(self, pod_uid: str) -> str:
+        return f"{self.netns_prefix}{pod_uid}"
+
+
+@dataclass(frozen=True)
+class NodeDirs:
+    """The state folder of node `index` under the cluster's home."""
+
+    home_root: Path
+    index: int
+
+    @property
+    def root(self) -> Path:
+        return self.home_root / "nodes" / str(self.index)
+
+    @property
+    def pods(self) -> Path:
+        return self.root / "pods"
+
+    @property
+    def ipam(self) -> Path:
+        return self.root / "ipam"
+
+    @property
+    def mountpoints(self) -> Path:
+        """Directories the node had to create on the host as mount targets (see volumes)."""
+        return self.root / "mountpoints.txt"
+
+    def pod(self, uid: str) -> Path:
+        return self.pods / uid
+
+
+def storage_dir(home_root: Path) -> Path:
+    """Where the local-path provisioner keeps each PV's data."""
+    return home_root / "storage"
