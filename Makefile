@@ -20,9 +20,12 @@ GO_LDFLAGS   := -s -w \
 deps:
 	hack/install-deps.sh
 
-# The README's first command: everything built, the local cluster up.
-up: deps controlplane
+# The README's first command: everything built, the local cluster up, the demo VM running.
+up: deps controlplane guest-images
 	.venv/bin/virtkube up
+	.venv/bin/virtkube kubectl apply -f examples/vm-tiny.yaml
+	.venv/bin/virtkube kubectl wait vm/vm-tiny --for=jsonpath='{.status.printableStatus}'=Running --timeout=180s
+	.venv/bin/virtkube kubectl get vm,vmi
 
 down:
 	.venv/bin/virtkube down
@@ -47,5 +50,5 @@ lint: deps
 	.venv/bin/lint-imports
 
 # The README's second command: lint, then every test tier.
-test: deps controlplane lint
+test: deps controlplane guest-images lint
 	.venv/bin/pytest

@@ -112,20 +112,21 @@ def _volume_mounts(volumes: list[Volume]) -> tuple[list[Obj], list[Obj]]:
                 {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {
                     "fieldPath": "metadata.namespace"}}]}},
             ]}})
-            mounts.append({"name": name, "mountPath": f"{PRIVATE_DIR}/service-account-disk",
+            mounts.append({"name": name, "mountPath": f"{PRIVATE_DIR}/service-account",
                            "readOnly": True})
         else:
             for source in (v.cloud_init_no_cloud, v.cloud_init_config_drive):
                 if source is None:
                     continue
-                for ref_name, ref in (("userdata", source.secret_ref),
-                                      ("networkdata", source.network_data_secret_ref)):
+                # The launcher reads secret/<volume>/ and secret/<volume>-ndata/ (KubeVirt's).
+                for suffix, ref in (("", source.secret_ref),
+                                    ("-ndata", source.network_data_secret_ref)):
                     if ref is None or not ref.name:
                         continue
-                    vol = f"{name}-{ref_name}"
+                    vol = f"{name}{suffix or '-udata'}"
                     pod_volumes.append({"name": vol, "secret": {"secretName": ref.name}})
                     mounts.append({"name": vol, "readOnly": True,
-                                   "mountPath": f"{PRIVATE_DIR}/secret/{v.name}/{ref_name}"})
+                                   "mountPath": f"{PRIVATE_DIR}/secret/{v.name}{suffix}"})
     return pod_volumes, mounts
 
 
@@ -154,11 +155,11 @@ def launcher_pod(vmi: VirtualMachineInstance, opts: LauncherOptions) -> Obj:
         {"name": "containerdisks", "mountPath": CONTAINERDISK_DIR, "readOnly": True},
         *mounts,
     ]
-    command = [*opts.command,
-               "--namespace", meta.namespace, "--name", meta.name, "--uid", meta.uid,
-               "--run-dir", PRIVATE_DIR, "--socket-dir", SOCKETS_DIR,
-               "--containerdisk-store", CONTAINERDISK_DIR,
-               "--grace-period", str(grace)]
+    # The run dir is the per-VMI host folder, so virt-handler on the same node
+    # finds launcher.sock, console.sock and vnc.sock there; the VMI itself
+    # arrives with virt-handler's Sync.
+    command = [*opts.command, "--run-dir", SOCKETS_DIR, "--state-dir", f"{PRIVATE_DIR}/state",
+               "--image-store", CONTAINERDISK_DIR, "--mounts-dir", PRIVATE_DIR]
     pod_spec: Obj = {
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,

@@ -104,7 +104,8 @@ class LocalCluster:
             cfg.save(self.home.config)
         ensure_cluster_pki(self.pki, cfg)
         write_kubeconfig(self.home.admin_kubeconfig, self.pki, cfg, "admin")
-        for component in ("kube-controller-manager", "kube-scheduler", "local-path-provisioner"):
+        for component in ("kube-controller-manager", "kube-scheduler", "local-path-provisioner",
+                          "virt-controller", "virt-handler"):
             write_kubeconfig(self.home.kubeconfig_for(component), self.pki, cfg, component)
         for i in range(cfg.nodes):
             ensure_node_pki(self.pki, cfg, i)

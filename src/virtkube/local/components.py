@@ -23,7 +23,7 @@ from pathlib import Path
 from virtkube.local.certs import ClusterPKI
 from virtkube.local.config import ClusterConfig
 from virtkube.local.node import layout
-from virtkube.local.paths import Home
+from virtkube.local.paths import Home, containerdisk_store
 
 
 @dataclass(frozen=True)
@@ -159,10 +159,32 @@ def local_path_provisioner(home: Home, python: str) -> Component:
         python, "-m", "virtkube.local.provisioner", "--home", str(home.root)))
 
 
-def all_components(cfg: ClusterConfig, home: Home, binary: Path, python: str
-                   ) -> list[Component]:
+def virt_controller(home: Home, python: str, store: Path) -> Component:
+    """virt-controller; its launcher pods use the checkout's image and the local image store."""
+    return Component("virt-controller", (
+        python, "-m", "virtkube.controller",
+        f"--kubeconfig={home.kubeconfig_for('virt-controller')}",
+        f"--sockets-host-dir={home.kubevirt_sockets}",
+        f"--containerdisk-store={store}",
+        f"--identity=virt-controller-{home.root.name}"))
+
+
+def virt_handler(home: Home, index: int, python: str) -> Component:
+    """virt-handler of local node `index` (a DaemonSet pod on a real cluster)."""
+    node = layout.node_name(index)
+    return Component(f"virt-handler-{index}", (
+        python, "-m", "virtkube.handler",
+        f"--kubeconfig={home.kubeconfig_for('virt-handler')}",
+        f"--node-name={node}",
+        f"--sockets-dir={home.kubevirt_sockets}"))
+
+
+def all_components(cfg: ClusterConfig, home: Home, binary: Path, python: str,
+                   store: Path | None = None) -> list[Component]:
     """Control plane first; nodes and the provisioner once the API server is ready (the
     supervisor waits for /readyz after kube-apiserver), stopped before it in reverse."""
     return [*control_plane(cfg, home, binary),
             *(node(home, i, python) for i in range(cfg.nodes)),
-            local_path_provisioner(home, python)]
+            local_path_provisioner(home, python),
+            virt_controller(home, python, store or containerdisk_store()),
+            *(virt_handler(home, i, python) for i in range(cfg.nodes))]

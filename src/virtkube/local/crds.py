@@ -23,7 +23,9 @@ def crd_names() -> list[str]:
 def install(kubectl: list[str], timeout: float = 60.0) -> None:
     from virtkube.api.crdgen import all_crds
 
-    manifest = yaml.safe_dump_all(all_crds(), sort_keys=False)
+    # KubeVirt's components live in (and keep their Leases in) namespace kubevirt.
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kubevirt"}}
+    manifest = yaml.safe_dump_all([namespace, *all_crds()], sort_keys=False)
     subprocess.run(
         [*kubectl, "apply", "--server-side", "--force-conflicts",
          "--field-manager=virtkube", "-f", "-"],

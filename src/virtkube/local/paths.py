@@ -27,6 +27,12 @@ def controlplane_binary() -> Path:
     return Path(env).resolve() if env else REPO_ROOT / "bin" / "controlplane"
 
 
+def containerdisk_store() -> Path:
+    """The OCI image store that containerDisk images resolve in (`make guest-images`)."""
+    env = os.environ.get("VIRTKUBE_IMAGES")
+    return (Path(env).resolve() if env else REPO_ROOT / "build" / "images") / "oci"
+
+
 @dataclass(frozen=True)
 class Home:
     """The layout of one local cluster's state folder."""

@@ -18,9 +18,10 @@ CFG = ClusterConfig(ports=Ports(apiserver=6443, etcd_client=2379, etcd_peer=2380
 HOME = Home(Path("/var/lib/virtkube"))
 BINARY = Path("/opt/virtkube/bin/controlplane")
 PYTHON = "/opt/virtkube/.venv/bin/python"
+STORE = Path("/opt/virtkube/build/images/oci")
 
 
-@pytest.mark.parametrize("component", components.all_components(CFG, HOME, BINARY, PYTHON),
+@pytest.mark.parametrize("component", components.all_components(CFG, HOME, BINARY, PYTHON, STORE),
                          ids=lambda c: c.name)
 def test_argv_matches_golden(component: components.Component) -> None:
     golden = GOLDEN / f"{component.name}.argv"
@@ -43,9 +44,10 @@ def test_everything_listens_on_loopback_only() -> None:
 
 
 def test_start_order_puts_etcd_first_and_apiserver_before_its_clients() -> None:
-    names = [c.name for c in components.all_components(CFG, HOME, BINARY, PYTHON)]
+    names = [c.name for c in components.all_components(CFG, HOME, BINARY, PYTHON, STORE)]
     assert names == ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
-                     "virtkube-node-0", "virtkube-node-1", "local-path-provisioner"]
+                     "virtkube-node-0", "virtkube-node-1", "local-path-provisioner",
+                     "virt-controller", "virt-handler-0", "virt-handler-1"]
 
 
 def test_without_a_pod_network_the_apiserver_advertises_loopback() -> None:

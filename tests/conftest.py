@@ -1,4 +1,5 @@
-"""One local cluster per test session, torn down (and checked for leftovers) at the end."""
+"""One local cluster per test session (integration and e2e share it), torn down and
+checked for leftovers at the end."""
 
 from __future__ import annotations
 

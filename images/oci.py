@@ -1,0 +1,146 @@
+"""A minimal OCI image-layout writer (image-spec v1.1: oci-layout, index.json, blobs).
+
+Enough for KubeVirt's containerDisk and kernelBoot container images: one gzip'd tar
+layer per image, a config, a manifest, and an index entry tagged with
+``org.opencontainers.image.ref.name``. Tar entries and gzip headers carry fixed
+mtimes, so equal inputs give equal digests.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import shutil
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MEDIA_INDEX = "application/vnd.oci.image.index.v1+json"
+MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+MEDIA_CONFIG = "application/vnd.oci.image.config.v1+json"
+MEDIA_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
+REF_NAME = "org.opencontainers.image.ref.name"
+
+
+@dataclass(frozen=True)
+class LayerFile:
+    """One regular file of a layer; its parent directories get the same owner."""
+
+    path: str  # absolute in the image, e.g. /disk/tiny.qcow2
+    source: Path
+    uid: int = 0
+    gid: int = 0
+    mode: int = 0o644
+
+
+@dataclass(frozen=True)
+class Written:
+    layout: Path
+    manifest_digest: str
+    layer_digest: str
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _blob(layout: Path, path: Path | None = None, data: bytes | None = None) -> dict[str, Any]:
+    """Store a blob by digest and return its descriptor fields."""
+    blobs = layout / "blobs" / "sha256"
+    blobs.mkdir(parents=True, exist_ok=True)
+    if data is not None:
+        digest = hashlib.sha256(data).hexdigest()
+        (blobs / digest).write_bytes(data)
+        size = len(data)
+    else:
+        assert path is not None
+        digest = sha256_file(path)
+        size = path.stat().st_size
+        shutil.move(path, blobs / digest)
+    return {"digest": f"sha256:{digest}", "size": size}
+
+
+def _json(obj: object) -> bytes:
+    return json.dumps(obj, indent=2, sort_keys=True).encode() + b"\n"
+
+
+def _tar_layer(files: list[LayerFile], mtime: int, out: Path) -> str:
+    """Write the uncompressed tar to ``out`` and return its sha256 (the diff_id)."""
+    dirs: dict[str, LayerFile] = {}
+    for lf in files:
+        parts = lf.path.strip("/").split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            dirs.setdefault("/".join(parts[:i]), lf)
+    with tarfile.open(out, "w", format=tarfile.USTAR_FORMAT) as tar:
+        for d, owner in sorted(dirs.items()):
+            info = tarfile.TarInfo(d + "/")
+            info.type = tarfile.DIRTYPE
+            info.mode, info.uid, info.gid, info.mtime = 0o755, owner.uid, owner.gid, mtime
+            tar.addfile(info)
+        for lf in sorted(files, key=lambda x: x.path):
+            info = tarfile.TarInfo(lf.path.strip("/"))
+            info.size = lf.source.stat().st_size
+            info.mode, info.uid, info.gid, info.mtime = lf.mode, lf.uid, lf.gid, mtime
+            with lf.source.open("rb") as f:
+                tar.addfile(info, f)
+    return sha256_file(out)
+
+
+def write_image(
+    layout: Path, files: list[LayerFile], *, ref: str, mtime: int, labels: dict[str, str]
+) -> Written:
+    """Create (or replace) an OCI image layout at ``layout`` holding one image."""
+    if layout.exists():
+        shutil.rmtree(layout)
+    layout.mkdir(parents=True)
+    (layout / "oci-layout").write_bytes(_json({"imageLayoutVersion": "1.0.0"}))
+    with tempfile.TemporaryDirectory(dir=layout) as tmp:
+        tar_path = Path(tmp) / "layer.tar"
+        diff_id = _tar_layer(files, mtime, tar_path)
+        gz_path = Path(tmp) / "layer.tar.gz"
+        with (
+            tar_path.open("rb") as src,
+            gz_path.open("wb") as raw,
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=6, mtime=0) as gz,
+        ):
+            shutil.copyfileobj(src, gz, 1 << 20)
+        layer = {"mediaType": MEDIA_LAYER, **_blob(layout, path=gz_path)}
+    created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(mtime))
+    config = {
+        "architecture": "amd64",
+        "os": "linux",
+        "created": created,
+        "config": {"Labels": labels},
+        "rootfs": {"type": "layers", "diff_ids": [f"sha256:{diff_id}"]},
+        "history": [{"created": created, "created_by": "virtkube images.build"}],
+    }
+    config_desc = {"mediaType": MEDIA_CONFIG, **_blob(layout, data=_json(config))}
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": MEDIA_MANIFEST,
+        "config": config_desc,
+        "layers": [layer],
+        "annotations": {"org.opencontainers.image.created": created},
+    }
+    manifest_desc = {"mediaType": MEDIA_MANIFEST, **_blob(layout, data=_json(manifest))}
+    index = {
+        "schemaVersion": 2,
+        "mediaType": MEDIA_INDEX,
+        "manifests": [
+            {
+                **manifest_desc,
+                "platform": {"architecture": "amd64", "os": "linux"},
+                "annotations": {REF_NAME: ref},
+            }
+        ],
+    }
+    (layout / "index.json").write_bytes(_json(index))
+    return Written(layout, str(manifest_desc["digest"]), str(layer["digest"]))

@@ -1,0 +1,124 @@
+"""cloud-init data for the guest: NoCloud (`cidata`) and ConfigDrive (`config-2`).
+
+The file layout and meta-data follow KubeVirt's pkg/cloud-init: NoCloud has
+`meta-data`, `user-data` and optionally `network-config`; ConfigDrive has
+`openstack/latest/{meta_data.json,user_data,network_data.json}`. The instance
+id is `<name>.<namespace>` and the hostname is spec.hostname or the VMI name.
+
+`*_files` are pure (tested with golden files); reading user data from a
+mounted Secret is `load_source`'s job.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from virtkube.api.vmi import VirtualMachineInstance
+from virtkube.api.volumes import CloudInitSource
+from virtkube.launcher.errors import VolumeError
+
+NOCLOUD_LABEL = "cidata"
+CONFIG_DRIVE_LABEL = "config-2"
+#: Key names KubeVirt accepts in a cloud-init Secret, in order of preference.
+USER_DATA_KEYS = ("userdata", "userData")
+NETWORK_DATA_KEYS = ("networkdata", "networkData")
+#: KubeVirt mounts a networkDataSecretRef under the volume name plus this suffix.
+NETWORK_SECRET_SUFFIX = "-ndata"
+
+
+@dataclass(frozen=True)
+class CloudInitData:
+    user_data: bytes
+    network_data: bytes | None = None
+
+
+def instance_id(vmi: VirtualMachineInstance) -> str:
+    return f"{vmi.metadata.name}.{vmi.metadata.namespace or 'default'}"
+
+
+def hostname(vmi: VirtualMachineInstance) -> str:
+    return vmi.spec.hostname or vmi.metadata.name or "localhost"
+
+
+def load_source(volume: str, source: CloudInitSource, secrets_dir: Path) -> CloudInitData:
+    """The user and network data of one cloud-init volume, whichever way it is given."""
+    user = _one_of(
+        volume,
+        "userData",
+        inline=source.user_data,
+        b64=source.user_data_base64,
+        secret=source.secret_ref.name if source.secret_ref else None,
+        secret_dir=secrets_dir / volume,
+        keys=USER_DATA_KEYS,
+    )
+    network = _one_of(
+        volume,
+        "networkData",
+        inline=source.network_data,
+        b64=source.network_data_base64,
+        secret=source.network_data_secret_ref.name if source.network_data_secret_ref else None,
+        secret_dir=secrets_dir / f"{volume}{NETWORK_SECRET_SUFFIX}",
+        keys=NETWORK_DATA_KEYS,
+    )
+    if user is None:
+        raise VolumeError(volume, "no user data: set userData, userDataBase64 or secretRef")
+    return CloudInitData(user_data=user, network_data=network)
+
+
+def _one_of(
+    volume: str,
+    what: str,
+    *,
+    inline: str | None,
+    b64: str | None,
+    secret: str | None,
+    secret_dir: Path,
+    keys: tuple[str, ...],
+) -> bytes | None:
+    given = [x for x in (inline, b64, secret) if x is not None]
+    if len(given) > 1:
+        raise VolumeError(volume, f"set only one of {what}, {what}Base64 and its secret ref")
+    if inline is not None:
+        return inline.encode()
+    if b64 is not None:
+        try:
+            return base64.b64decode(b64, validate=True)
+        except (binascii.Error, ValueError) as e:
+            raise VolumeError(volume, f"{what}Base64 is not valid base64") from e
+    if secret is not None:
+        for key in keys:
+            candidate = secret_dir / key
+            if candidate.is_file():
+                return candidate.read_bytes()
+        raise VolumeError(
+            volume, f"secret {secret!r} has none of the keys {keys} (looked in {secret_dir})"
+        )
+    return None
+
+
+def nocloud_files(vmi: VirtualMachineInstance, data: CloudInitData) -> dict[str, bytes]:
+    meta = f"instance-id: {instance_id(vmi)}\nlocal-hostname: {hostname(vmi)}\n"
+    files = {"meta-data": meta.encode(), "user-data": data.user_data}
+    if data.network_data is not None:
+        files["network-config"] = data.network_data
+    return files
+
+
+def config_drive_files(vmi: VirtualMachineInstance, data: CloudInitData) -> dict[str, bytes]:
+    meta = {
+        "uuid": instance_id(vmi),
+        "hostname": hostname(vmi),
+        "name": vmi.metadata.name,
+    }
+    base = "openstack/latest"
+    files = {
+        f"{base}/meta_data.json": json.dumps(meta, sort_keys=True).encode(),
+        f"{base}/user_data": data.user_data,
+    }
+    if data.network_data is not None:
+        files[f"{base}/network_data.json"] = data.network_data
+    return files

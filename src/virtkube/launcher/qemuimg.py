@@ -1,0 +1,59 @@
+"""Disk image files: qcow2 overlays and sparse images, made with qemu-img.
+
+Only this module runs qemu-img, so the formats and options the launcher
+creates are decided in one place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import cast
+
+from virtkube.launcher.errors import LauncherError
+
+QEMU_IMG = os.environ.get("VIRTKUBE_QEMU_IMG", "qemu-img")
+
+
+class QemuImgError(LauncherError):
+    """qemu-img failed; the message carries its command and stderr."""
+
+
+def _run(*args: str) -> str:
+    argv = [QEMU_IMG, *args]
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise QemuImgError(f"{' '.join(argv)} exited {proc.returncode}: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def image_format(path: Path) -> str:
+    """The format qemu-img detects for `path` ("qcow2", "raw", ...)."""
+    info = json.loads(_run("info", "--output=json", "-U", str(path)))
+    return cast(str, info["format"])
+
+
+def create_overlay(base: Path, overlay: Path, *, base_format: str | None = None) -> None:
+    """A fresh qcow2 overlay whose backing file is `base`, never written to.
+
+    Always recreated: an overlay is the ephemeral state of one VMI run.
+    """
+    fmt = base_format or image_format(base)
+    overlay.unlink(missing_ok=True)
+    _run("create", "-q", "-f", "qcow2", "-F", fmt, "-b", str(base.resolve()), str(overlay))
+
+
+def create_qcow2(path: Path, size_bytes: int) -> None:
+    """A sparse qcow2 of `size_bytes` (emptyDisk)."""
+    _run("create", "-q", "-f", "qcow2", str(path), str(size_bytes))
+
+
+def create_raw(path: Path, size_bytes: int) -> None:
+    """A sparse raw image of `size_bytes` (PVC disk.img, hostDisk DiskOrCreate).
+
+    A raw file is what KubeVirt creates there: other tools can read it as-is.
+    """
+    with path.open("xb") as f:
+        f.truncate(size_bytes)

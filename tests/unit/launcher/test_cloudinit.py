@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import base64
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from virtkube.api.volumes import CloudInitSource
+from virtkube.launcher import cloudinit
+from virtkube.launcher.errors import VolumeError
+from virtkube.launcher.isofs import read_iso, volume_label, write_iso
+
+from .builders import new_vmi
+
+GOLDEN = Path(__file__).parent / "golden" / "cloudinit.json"
+UPDATE = os.environ.get("VIRTKUBE_UPDATE_GOLDEN") == "1"
+
+
+def test_files_golden() -> None:
+    vmi = new_vmi({"metadata": {"namespace": "ns"}, "spec": {"hostname": "myhost"}})
+    plain = cloudinit.CloudInitData(user_data=b"#!/bin/sh\necho hi\n")
+    with_net = cloudinit.CloudInitData(user_data=b"#cloud-config\n", network_data=b"version: 2\n")
+    got = {
+        name: {k: v.decode() for k, v in files.items()}
+        for name, files in {
+            "nocloud": cloudinit.nocloud_files(vmi, plain),
+            "nocloud-network": cloudinit.nocloud_files(new_vmi(), with_net),
+            "configdrive": cloudinit.config_drive_files(vmi, plain),
+            "configdrive-network": cloudinit.config_drive_files(new_vmi(), with_net),
+        }.items()
+    }
+    if UPDATE or not GOLDEN.exists():
+        GOLDEN.write_text(json.dumps(got, indent=2, sort_keys=True) + "\n")
+    assert json.loads(GOLDEN.read_text()) == got
+
+
+def test_load_inline_base64_and_secret(tmp_path: Path) -> None:
+    secrets = tmp_path / "secret"
+    (secrets / "ci").mkdir(parents=True)
+    (secrets / "ci" / "userData").write_text("from secret")
+    (secrets / "ci-ndata").mkdir()
+    (secrets / "ci-ndata" / "networkdata").write_text("net from secret")
+    inline = CloudInitSource(
+        user_data="inline", network_data_base64=base64.b64encode(b"n").decode()
+    )
+    assert cloudinit.load_source("ci", inline, secrets) == cloudinit.CloudInitData(b"inline", b"n")
+    b64 = CloudInitSource(user_data_base64=base64.b64encode(b"decoded").decode())
+    assert cloudinit.load_source("ci", b64, secrets).user_data == b"decoded"
+    ref = CloudInitSource.model_validate(
+        {"secretRef": {"name": "s"}, "networkDataSecretRef": {"name": "n"}}
+    )
+    assert cloudinit.load_source("ci", ref, secrets) == cloudinit.CloudInitData(
+        b"from secret", b"net from secret"
+    )
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ({}, "no user data"),
+        ({"userData": "a", "userDataBase64": "YQ=="}, "only one"),
+        ({"userDataBase64": "!!"}, "not valid base64"),
+        ({"secretRef": {"name": "missing"}}, "none of the keys"),
+    ],
+)
+def test_load_errors(tmp_path: Path, source: dict[str, object], message: str) -> None:
+    with pytest.raises(VolumeError, match=message):
+        cloudinit.load_source("ci", CloudInitSource.model_validate(source), tmp_path)
+
+
+def test_iso_round_trip(tmp_path: Path) -> None:
+    files = {
+        "user-data": b"#!/bin/sh\n",
+        "meta-data": b"instance-id: x\n",
+        "openstack/latest/meta_data.json": b"{}",
+    }
+    write_iso(tmp_path / "ci.iso", "config-2", files)
+    assert read_iso(tmp_path / "ci.iso") == files
+    assert volume_label(tmp_path / "ci.iso") == "config-2"
