@@ -14,7 +14,7 @@ GO_LDFLAGS   := -s -w \
 	-X k8s.io/client-go/pkg/version.gitMajor=1 \
 	-X k8s.io/client-go/pkg/version.gitMinor=$(KUBE_MINOR)
 
-.PHONY: deps controlplane crds guest-images lint test up down
+.PHONY: deps controlplane crds guest-images lint test up down bench bench-quick
 
 # Debian packages and the Python venv; a no-op when all are there.
 deps:
@@ -52,3 +52,11 @@ lint: deps
 # The README's second command: lint, then every test tier.
 test: deps controlplane guest-images lint
 	.venv/bin/pytest
+
+# Benchmarks on a fresh local cluster; figures beside baselines from the same run.
+bench: deps controlplane guest-images
+	.venv/bin/python -m bench.lifecycle
+
+# The same instruments with few samples: CI runs it to keep them working.
+bench-quick: deps controlplane guest-images
+	.venv/bin/python -m bench.lifecycle --quick --out build/bench/quick.json

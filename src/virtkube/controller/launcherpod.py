@@ -22,6 +22,9 @@ Obj = dict[str, Any]
 #: Where the launcher finds pod-provided volumes, by kind (KubeVirt's layout).
 PRIVATE_DIR = "/var/run/kubevirt-private"
 DISKS_DIR = f"{PRIVATE_DIR}/vmi-disks"
+#: The per-VMI host folder is mounted at SOCKETS_DIR/<vmi uid>: the uid then
+#: shows in the launcher's and QEMU's command lines, so `ps` on a node tells
+#: which VMI a QEMU belongs to (and tests and benchmarks find it the same way).
 SOCKETS_DIR = "/var/run/kubevirt/sockets"
 CONTAINERDISK_DIR = "/var/run/kubevirt/containerdisks"
 
@@ -151,14 +154,15 @@ def launcher_pod(vmi: VirtualMachineInstance, opts: LauncherOptions) -> Obj:
     ]
     mounts = [
         {"name": "private", "mountPath": PRIVATE_DIR},
-        {"name": "sockets", "mountPath": SOCKETS_DIR},
+        {"name": "sockets", "mountPath": f"{SOCKETS_DIR}/{meta.uid}"},
         {"name": "containerdisks", "mountPath": CONTAINERDISK_DIR, "readOnly": True},
         *mounts,
     ]
     # The run dir is the per-VMI host folder, so virt-handler on the same node
     # finds launcher.sock, console.sock and vnc.sock there; the VMI itself
     # arrives with virt-handler's Sync.
-    command = [*opts.command, "--run-dir", SOCKETS_DIR, "--state-dir", f"{PRIVATE_DIR}/state",
+    command = [*opts.command, "--run-dir", f"{SOCKETS_DIR}/{meta.uid}",
+               "--state-dir", f"{PRIVATE_DIR}/state",
                "--image-store", CONTAINERDISK_DIR, "--mounts-dir", PRIVATE_DIR]
     pod_spec: Obj = {
         "restartPolicy": "Never",

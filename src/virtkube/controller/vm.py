@@ -5,17 +5,22 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import time
 
 from virtkube.controller import vmstate
 from virtkube.kube import errors
 from virtkube.kube.client import Client, Obj
 from virtkube.kube.events import EventRecorder
+from virtkube.kube.expectations import Expectations
 from virtkube.kube.informer import EventType, Informer, key_of
 from virtkube.kube.resources import VMIS, VMS
 from virtkube.kube.status import update_status
 from virtkube.kube.workqueue import WorkQueue
 
 log = logging.getLogger(__name__)
+
+#: How long a freshly created VMI may stay invisible in the cache.
+CREATE_EXPECTATION_SECONDS = 10.0
 
 
 class VMController:
@@ -26,6 +31,10 @@ class VMController:
         self.vmis = vmis
         self.recorder = recorder
         self.queue: WorkQueue[str] = WorkQueue()
+        #: This controller's own writes the caches have not shown yet.
+        self.written = Expectations()
+        #: VM key -> deadline while a VMI this controller created is not yet cached.
+        self.creating: dict[str, float] = {}
         vms.add_handler(self._on_vm)
         vmis.add_handler(self._on_vmi)
 
@@ -39,9 +48,14 @@ class VMController:
 
     async def reconcile(self, key: str) -> None:
         vm = self.vms.get(key)
-        if vm is None:
-            return
+        if vm is None or self.written.stale(key, vm):
+            return  # gone, or our own last write is still on its way into the cache
         vmi = self.vmis.get(key)
+        if vmi is not None and self.written.delete_pending(vmi):
+            return
+        if vmi is None and time.monotonic() < self.creating.get(key, 0.0):
+            return  # the VMI we created is on its way into the cache
+        self.creating.pop(key, None)
         now = dt.datetime.now(dt.UTC)
         plan = vmstate.plan(vm, vmi, now)
         ns, name = vm["metadata"]["namespace"], vm["metadata"]["name"]
@@ -49,9 +63,11 @@ class VMController:
             with contextlib.suppress(errors.NotFound):
                 await self.client.delete(VMIS, name, ns, preconditions={
                     "uid": vmi["metadata"]["uid"]})
+            self.written.deleted(vmi["metadata"]["uid"])
         if plan.create_vmi is not None:
             try:
                 await self.client.create(VMIS, plan.create_vmi, ns)
+                self.creating[key] = time.monotonic() + CREATE_EXPECTATION_SECONDS
             except errors.AlreadyExists:
                 # The cache is behind: the next event brings the VMI.
                 raise errors.TemporaryError("VMI exists already; waiting for the cache",
@@ -61,10 +77,13 @@ class VMController:
                 raise errors.PermanentError(e.message) from e
         if plan.spec_patch is not None:
             await self.client.patch(VMS, name, plan.spec_patch, ns)
+            self.written.updated(key, vm)
+            return  # the status follows from the patched VM's own event
         for kind, reason, message in plan.events:
             await self.recorder.record(vm, kind, reason, message)
-        if plan.status is not None:
-            await update_status(self.client, VMS, vm, plan.status, subresource=True)
+        if plan.status is not None and await update_status(
+                self.client, VMS, vm, plan.status, subresource=True) is not None:
+            self.written.updated(key, vm)
         if plan.requeue_after is not None:
             raise errors.TemporaryError(
                 f"start back-off: retrying in {plan.requeue_after:.0f}s",

@@ -13,6 +13,7 @@ from virtkube.controller.options import LauncherOptions
 from virtkube.kube import errors
 from virtkube.kube.client import Client, Obj
 from virtkube.kube.events import EventRecorder
+from virtkube.kube.expectations import Expectations
 from virtkube.kube.informer import EventType, Informer, key_of
 from virtkube.kube.resources import PODS, VMIS
 from virtkube.kube.workqueue import WorkQueue
@@ -34,6 +35,8 @@ class VMIController:
         self.queue: WorkQueue[str] = WorkQueue()
         #: VMI uid -> monotonic deadline, for pods created but not yet in the cache.
         self.expected: dict[str, float] = {}
+        #: This controller's own writes the caches have not shown yet.
+        self.written = Expectations()
         #: VMI uid -> VMI key, to map pod events back.
         self._uid_to_key: dict[str, str] = {}
         vmis.add_handler(self._on_vmi)
@@ -68,8 +71,8 @@ class VMIController:
 
     async def reconcile(self, key: str) -> None:
         vmi = self.vmis.get(key)
-        if vmi is None:
-            return
+        if vmi is None or self.written.stale(key, vmi):
+            return  # gone, or our own last write is still on its way into the cache
         uid = vmi["metadata"]["uid"]
         pods = self.pods_of(vmi)
         deadline = self.expected.get(uid)
@@ -79,10 +82,15 @@ class VMIController:
         if plan.create_pod:
             await self._create_pod(vmi)
         for name in plan.delete_pods:
+            pod = next(p for p in pods if p["metadata"]["name"] == name)
+            if self.written.delete_pending(pod):
+                continue
             with contextlib.suppress(errors.NotFound):
                 await self.client.delete(PODS, name, ns)
+            self.written.deleted(pod["metadata"]["uid"])
         if plan.vmi is not None:
             await self.client.replace(VMIS, plan.vmi)
+            self.written.updated(key, vmi)
         for kind, reason, message in plan.events:
             await self.recorder.record(vmi, kind, reason, message)
         if expected:

@@ -116,6 +116,8 @@ def plan(vmi: Obj, pods: list[Obj], now: str, *, pod_expected: bool = False) -> 
         out.delete_pods = [p["metadata"]["name"] for p in live]
         return _finish(out, vmi, new)
 
+    if pod_expected and not pods:
+        return out  # our pod is on its way into the cache; nothing to decide yet
     if FINALIZER not in (meta.get("finalizers") or []):
         meta["finalizers"] = [*(meta.get("finalizers") or []), FINALIZER]
     if phase == "":
@@ -123,8 +125,6 @@ def plan(vmi: Obj, pods: list[Obj], now: str, *, pod_expected: bool = False) -> 
         phase = "Pending"
 
     if not pods:
-        if pod_expected:
-            return _finish(out, vmi, new)
         if phase == "Pending":
             out.create_pod = True
             _set_phase(new, "Scheduling", now)

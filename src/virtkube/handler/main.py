@@ -9,7 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
-from virtkube.handler import nodestate
+from virtkube.handler import nodestate, server
 from virtkube.handler.vmi import VMIHandler
 from virtkube.kube import reconciler
 from virtkube.kube.client import Client
@@ -28,6 +28,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--sockets-dir", type=Path, default=Path("/var/run/kubevirt/sockets"),
                    help="host folder with one subfolder of launcher sockets per VMI uid")
     p.add_argument("--workers", type=int, default=4)
+    p.add_argument("--server-listen", default="127.0.0.1:0",
+                   help="HOST:PORT of the HTTPS API virt-api calls (port 0: any free one); "
+                        "empty disables it")
+    p.add_argument("--server-advertise", default=None,
+                   help="address virt-api dials (default: the listen host)")
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
 
@@ -45,6 +50,13 @@ async def amain(args: argparse.Namespace) -> int:
                              node=args.node_name, sockets_dir=args.sockets_dir)
         tasks = [asyncio.create_task(vmis.run()),
                  asyncio.create_task(nodestate.heartbeat(client, args.node_name))]
+        if args.server_listen:
+            host, _, port = args.server_listen.rpartition(":")
+            tasks.append(asyncio.create_task(server.run(
+                server.ServerOptions(host=host.strip("[]"), port=int(port),
+                                     advertise=args.server_advertise),
+                client=client, vmis=vmis, node=args.node_name, sockets_dir=args.sockets_dir,
+                on_change=handler.queue.add)))
 
         async def work() -> None:
             await wait_synced(vmis)

@@ -65,6 +65,7 @@ CLIENT_IDENTITIES: dict[str, tuple[str, tuple[str, ...]]] = {
     # real cluster they run as service accounts with deploy/'s RBAC instead.
     "virt-controller": ("virtkube:virt-controller", ("system:masters",)),
     "virt-handler": ("virtkube:virt-handler", ("system:masters",)),
+    "virt-api": ("virtkube:virt-api", ("system:masters",)),
 }
 
 

@@ -29,6 +29,10 @@ def _fail(message: str, code: int = 1) -> None:
 def up(nodes: int = typer.Option(
         None, "--nodes", min=0,
         help="How many local nodes (default 1, then what the cluster has); "
+             "changing it on a running cluster needs `virtkube down` first."),
+       audit: bool = typer.Option(
+        None, "--audit/--no-audit",
+        help="Write the API server's audit log to logs/audit.log (for benchmarks); "
              "changing it on a running cluster needs `virtkube down` first.")) -> None:
     """Start the local cluster (idempotent) and install the kubevirt.io CRDs."""
     cluster = LocalCluster.default()
@@ -39,7 +43,7 @@ def up(nodes: int = typer.Option(
                 if not err.is_terminal:
                     err.print(f"  {msg}", highlight=False)
 
-            seconds = cluster.up(progress, nodes=nodes)
+            seconds = cluster.up(progress, nodes=nodes, audit=audit)
     except ClusterError as e:
         _fail(str(e))
     err.print(f"[green]ready[/green] in {seconds:.1f}s: {cluster.config().apiserver_url}",

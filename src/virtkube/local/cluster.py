@@ -25,7 +25,8 @@ from virtkube.local.certs import (
     node_component,
     write_kubeconfig,
 )
-from virtkube.local.config import ClusterConfig, pick_pod_network
+from virtkube.local.components import AUDIT_POLICY
+from virtkube.local.config import ClusterConfig, free_port, pick_pod_network
 from virtkube.local.node import hostnet
 from virtkube.local.node.layout import node_name
 from virtkube.local.paths import Home, controlplane_binary
@@ -82,7 +83,7 @@ class LocalCluster:
     def supervisor(self) -> int | None:
         return supervisor_pid(self.home)
 
-    def prepare(self, nodes: int | None = None) -> ClusterConfig:
+    def prepare(self, nodes: int | None = None, audit: bool | None = None) -> ClusterConfig:
         """Make every file the control plane and the nodes need, keeping what exists.
 
         `nodes` changes the node count only while the cluster is down: a running
@@ -99,13 +100,22 @@ class LocalCluster:
                     f"the cluster runs {cfg.nodes} node(s); run `virtkube down` first to "
                     f"change it to {nodes} (the state folder, pods' data included, is kept)")
             changed = replace(changed, nodes=nodes)
+        if not cfg.ports.virt_api:
+            changed = replace(changed, ports=replace(cfg.ports, virt_api=free_port()))
+        if audit is not None and audit != cfg.audit:
+            if self.supervisor() is not None:
+                raise ClusterError("the API server runs already; run `virtkube down` first to "
+                                   f"turn its audit log {'on' if audit else 'off'}")
+            changed = replace(changed, audit=audit)
         if changed != cfg:
             cfg = changed
             cfg.save(self.home.config)
+        if cfg.audit:
+            self.home.audit_policy.write_text(AUDIT_POLICY)
         ensure_cluster_pki(self.pki, cfg)
         write_kubeconfig(self.home.admin_kubeconfig, self.pki, cfg, "admin")
         for component in ("kube-controller-manager", "kube-scheduler", "local-path-provisioner",
-                          "virt-controller", "virt-handler"):
+                          "virt-controller", "virt-handler", "virt-api"):
             write_kubeconfig(self.home.kubeconfig_for(component), self.pki, cfg, component)
         for i in range(cfg.nodes):
             ensure_node_pki(self.pki, cfg, i)
@@ -125,14 +135,14 @@ class LocalCluster:
         return proc.pid
 
     def up(self, progress: Progress = _quiet, timeout: float = READY_TIMEOUT,
-           nodes: int | None = None) -> float:
+           nodes: int | None = None, audit: bool | None = None) -> float:
         """Bring the cluster to ready (nodes Ready included); returns the seconds it took."""
         started = time.monotonic()
         binary = controlplane_binary()
         if not binary.exists():
             raise ClusterError(f"{binary} is missing: run `make controlplane` first")
         progress("certificates and kubeconfigs")
-        cfg = self.prepare(nodes)
+        cfg = self.prepare(nodes, audit)
         pid = self.supervisor()
         if pid is None:
             progress("starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler")
@@ -149,7 +159,33 @@ class LocalCluster:
         if cfg.nodes:
             progress(f"waiting for {cfg.nodes} node(s) to be Ready")
             self._wait_nodes(cfg, started + timeout)
+        progress("waiting for virt-api (admission webhooks, subresources.kubevirt.io)")
+        self._wait_virt_api(cfg, started + timeout)
         return time.monotonic() - started
+
+    def _wait_virt_api(self, cfg: ClusterConfig, deadline: float) -> None:
+        """Until virt-api admits (its webhooks are registered) and, with nodes, the
+        aggregated API is Available: a VM applied right after `up` gets KubeVirt's
+        defaults, and virtctl works at once."""
+        def ready() -> bool:
+            hooks = self.kubectl("get", "validatingwebhookconfiguration", "virt-api-validator",
+                                 "-o", "name", check=False)
+            if hooks.returncode != 0:
+                return False
+            if not cfg.nodes:
+                return True
+            svc = self.kubectl("get", "apiservice", "v1.subresources.kubevirt.io", "-o",
+                               "jsonpath={.status.conditions[?(@.type=='Available')].status}",
+                               check=False)
+            return svc.stdout.strip() == "True"
+
+        while time.monotonic() < deadline:
+            if ready():
+                return
+            time.sleep(0.25)
+        raise ClusterError("virt-api did not become ready in time; see "
+                           f"{self.home.log_for('virt-api')}:\n"
+                           + tail(self.home.log_for("virt-api")))
 
     def _wait_nodes(self, cfg: ClusterConfig, deadline: float) -> None:
         want = {node_name(i) for i in range(cfg.nodes)}

@@ -96,9 +96,29 @@ def kube_apiserver(cfg: ClusterConfig, home: Home, binary: Path) -> Component:
         # Local nodes serve logs at their bridge address with a cert from the cluster CA.
         f"--kubelet-certificate-authority={p.ca.cert_path}",
         "--kubelet-preferred-address-types=InternalIP",
+        *_audit(cfg, home),
         "--profiling=false",
         "--v=0",
     ))
+
+
+#: Metadata for every resource request; no request bodies, no health probes.
+AUDIT_POLICY = """\
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: None
+  nonResourceURLs: ["/healthz*", "/readyz*", "/livez*", "/version", "/openapi*", "/metrics"]
+- level: Metadata
+"""
+
+
+def _audit(cfg: ClusterConfig, home: Home) -> tuple[str, ...]:
+    if not cfg.audit:
+        return ()
+    return (f"--audit-policy-file={home.audit_policy}", f"--audit-log-path={home.audit_log}",
+            "--audit-log-format=json", "--audit-log-maxsize=200", "--audit-log-maxbackup=1")
 
 
 def _client_flags(cfg: ClusterConfig, home: Home, name: str, port: int) -> tuple[str, ...]:
@@ -159,6 +179,22 @@ def local_path_provisioner(home: Home, python: str) -> Component:
         python, "-m", "virtkube.local.provisioner", "--home", str(home.root)))
 
 
+def virt_api(cfg: ClusterConfig, home: Home, python: str) -> Component:
+    """virt-api: admission webhooks on loopback, the aggregated API on the bridge address.
+
+    The API server refuses loopback endpoints for an APIService, so the
+    aggregated API is served at the bridge's host address (on this machine
+    only); without local nodes there is no bridge and only the webhooks run.
+    """
+    argv = [python, "-m", "virtkube.apiserver",
+            f"--kubeconfig={home.kubeconfig_for('virt-api')}",
+            f"--listen={cfg.listen_address}:{cfg.ports.virt_api}",
+            f"--state-dir={home.kubevirt_state / 'virt-api'}"]
+    if cfg.nodes and cfg.pod_network:
+        argv.append(f"--aggregator-address={layout.ClusterNet(home.root, cfg.pod_network).gateway}")
+    return Component("virt-api", tuple(argv))
+
+
 def virt_controller(home: Home, python: str, store: Path) -> Component:
     """virt-controller; its launcher pods use the checkout's image and the local image store."""
     return Component("virt-controller", (
@@ -186,5 +222,7 @@ def all_components(cfg: ClusterConfig, home: Home, binary: Path, python: str,
     return [*control_plane(cfg, home, binary),
             *(node(home, i, python) for i in range(cfg.nodes)),
             local_path_provisioner(home, python),
+            # virt-api first: its webhooks (failurePolicy Fail) admit what the others write.
+            virt_api(cfg, home, python),
             virt_controller(home, python, store or containerdisk_store()),
             *(virt_handler(home, i, python) for i in range(cfg.nodes))]

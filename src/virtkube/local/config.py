@@ -74,11 +74,13 @@ class Ports:
     etcd_peer: int
     controller_manager: int
     scheduler: int
+    #: 0 in a config written before virt-api joined the local cluster: picked at `up`.
+    virt_api: int = 0
 
     @classmethod
     def pick(cls) -> Ports:
         chosen: list[int] = []
-        while len(chosen) < 5:
+        while len(chosen) < 6:
             p = free_port()
             if p not in chosen:
                 chosen.append(p)
@@ -100,6 +102,9 @@ class ClusterConfig:
     pod_network: str = ""
     local_image: str = LOCAL_IMAGE
     max_pods: int = MAX_PODS
+    #: Write the API server's audit log (logs/audit.log): the benchmarks count
+    #: requests per VM lifecycle from it. Off by default (it costs disk writes).
+    audit: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

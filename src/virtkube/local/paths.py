@@ -82,6 +82,14 @@ class Home:
         """virt-handler and virt-api keep their own files here."""
         return self.root / "kubevirt" / "state"
 
+    @property
+    def audit_policy(self) -> Path:
+        return self.root / "audit-policy.yaml"
+
+    @property
+    def audit_log(self) -> Path:
+        return self.logs / "audit.log"
+
     def kubeconfig_for(self, component: str) -> Path:
         return self.pki / f"{component}.kubeconfig"
 

@@ -13,7 +13,7 @@ from virtkube.local.paths import Home
 
 GOLDEN = Path(__file__).parent / "golden"
 CFG = ClusterConfig(ports=Ports(apiserver=6443, etcd_client=2379, etcd_peer=2380,
-                                controller_manager=10257, scheduler=10259),
+                                controller_manager=10257, scheduler=10259, virt_api=8443),
                     pod_network="10.200.0.0/16", nodes=2)
 HOME = Home(Path("/var/lib/virtkube"))
 BINARY = Path("/opt/virtkube/bin/controlplane")
@@ -47,7 +47,7 @@ def test_start_order_puts_etcd_first_and_apiserver_before_its_clients() -> None:
     names = [c.name for c in components.all_components(CFG, HOME, BINARY, PYTHON, STORE)]
     assert names == ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
                      "virtkube-node-0", "virtkube-node-1", "local-path-provisioner",
-                     "virt-controller", "virt-handler-0", "virt-handler-1"]
+                     "virt-api", "virt-controller", "virt-handler-0", "virt-handler-1"]
 
 
 def test_without_a_pod_network_the_apiserver_advertises_loopback() -> None:

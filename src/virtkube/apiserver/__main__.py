@@ -1,0 +1,5 @@
+"""`python -m virtkube.apiserver`: virt-api."""
+
+from virtkube.apiserver.main import main
+
+main()

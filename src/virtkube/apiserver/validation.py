@@ -1,0 +1,162 @@
+"""KubeVirt's admission rules for VMs, VMIs and migrations: objects in, StatusCauses out.
+
+Each function takes the object(s) of an AdmissionReview as plain dicts and
+returns every problem it finds, each naming its field path; an empty list
+admits. The order of work is KubeVirt's: the schema first (the pydantic models,
+which name unknown and mistyped fields), and only when the object parses the
+semantic rules (checks/*) and the fields virtkube does not run (checks/supported).
+
+No I/O: a migration's VMI is looked up by the caller and passed in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from virtkube.api import VirtualMachine, VirtualMachineInstance, VirtualMachineInstanceMigration
+from virtkube.api.kind import KubeVirtObject
+from virtkube.apiserver.causes import Cause, from_validation_error
+from virtkube.apiserver.checks import compute, network, storage, supported
+
+Obj = dict[str, Any]
+
+#: VMI spec fields KubeVirt lets change after creation: a forced stop shortens the grace
+#: period of the running VMI (virt-api's stop with gracePeriod).
+MUTABLE_VMI_SPEC = ("terminationGracePeriodSeconds",)
+#: At most this many immutable-field causes are listed on one update.
+MAX_UPDATE_CAUSES = 10
+
+
+def schema_causes(kind: type[KubeVirtObject], obj: Obj) -> list[Cause]:
+    try:
+        kind.model_validate(obj)
+    except ValidationError as e:
+        return from_validation_error(e)
+    return []
+
+
+def vmi_spec_causes(spec: Obj, base: str = "spec") -> list[Cause]:
+    """The semantic rules and unsupported fields of a VMI spec that parsed."""
+    return (storage.check(spec, base) + network.check(spec, base)
+            + compute.check_spec(spec, base) + supported.check_vmi_spec(spec, base))
+
+
+def validate_vmi_create(vmi: Obj) -> list[Cause]:
+    causes = schema_causes(VirtualMachineInstance, vmi)
+    return causes or vmi_spec_causes(vmi["spec"])
+
+
+def _diff_paths(old: Any, new: Any, path: str) -> list[str]:
+    if old == new:
+        return []
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[str] = []
+        for key in sorted(set(old) | set(new)):
+            out += _diff_paths(old.get(key), new.get(key), f"{path}.{key}")
+        return out
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        out = []
+        for i, (a, b) in enumerate(zip(old, new, strict=True)):
+            out += _diff_paths(a, b, f"{path}[{i}]")
+        return out
+    return [path]
+
+
+def validate_vmi_update(old: Obj, new: Obj) -> list[Cause]:
+    """KubeVirt's vmi-update-admitter: the spec of a VMI is fixed once it exists."""
+    causes = schema_causes(VirtualMachineInstance, new)
+    if causes:
+        return causes
+    old_spec = dict(old.get("spec") or {})
+    new_spec = dict(new.get("spec") or {})
+    grace_old = old_spec.pop("terminationGracePeriodSeconds", None)
+    grace_new = new_spec.pop("terminationGracePeriodSeconds", None)
+    if grace_new is not None and grace_new != grace_old and (
+            grace_old is not None and grace_new > grace_old):
+        causes.append(Cause("spec.terminationGracePeriodSeconds",
+                            "can only be shortened on a running VMI (a forced stop)",
+                            "FieldValueForbidden"))
+    changed = _diff_paths(old_spec, new_spec, "spec")
+    for path in changed[:MAX_UPDATE_CAUSES]:
+        causes.append(Cause(path, "the VMI spec cannot be changed after creation (update of "
+                                  "VMI object is restricted)", "FieldValueForbidden"))
+    return causes
+
+
+def validate_vm(vm: Obj, old: Obj | None = None) -> list[Cause]:
+    """KubeVirt's vms-admitter (create and update alike), with the template as a VMI spec."""
+    causes = schema_causes(VirtualMachine, vm)
+    if causes:
+        return causes
+    spec = vm["spec"]
+    if spec.get("running") is not None and spec.get("runStrategy") is not None:
+        causes.append(Cause("spec.running", "Running and RunStrategy are mutually exclusive. "
+                                            "Note that Running is deprecated, please use "
+                                            "RunStrategy instead"))
+    if spec.get("running") is None and spec.get("runStrategy") is None:
+        causes.append(Cause("spec.runStrategy", "RunStrategy must be specified",
+                            "FieldValueRequired"))
+    causes += supported.check_vm_spec(spec)
+    template = spec.get("template") or {}
+    tspec = template.get("spec")
+    if tspec is None:
+        causes.append(Cause("spec.template.spec", "missing virtual machine instance template "
+                                                  "spec", "FieldValueRequired"))
+    else:
+        causes += vmi_spec_causes(tspec, "spec.template.spec")
+    return causes
+
+
+#: VMI phases after which a VMI never runs again.
+FINAL_PHASES = ("Succeeded", "Failed")
+
+
+def validate_migration_create(vmim: Obj, vmi: Obj | None,
+                              in_flight: list[str] | None = None) -> list[Cause]:
+    """migration-create-admitter: the VMI exists, is not final, is migratable, not migrating.
+
+    `vmi` is the VMI named by spec.vmiName in the migration's namespace (None: not
+    found); `in_flight` the names of unfinished migrations of that VMI.
+    """
+    causes = schema_causes(VirtualMachineInstanceMigration, vmim)
+    if causes:
+        return causes
+    spec = vmim.get("spec") or {}
+    name = spec.get("vmiName")
+    if not name:
+        return [Cause("spec.vmiName", "must name the VMI to migrate", "FieldValueRequired")]
+    for key in ("sendTo", "receive"):
+        if spec.get(key) is not None:
+            causes.append(Cause(f"spec.{key}", "not supported by virtkube (decentralized live "
+                                               "migration)", "FieldValueNotSupported"))
+    if vmi is None:
+        namespace = (vmim.get("metadata") or {}).get("namespace", "")
+        causes.append(Cause("spec.vmiName", f'the VMI "{namespace}/{name}" does not exist',
+                            "FieldValueNotFound"))
+        return causes
+    status = vmi.get("status") or {}
+    if status.get("phase") in FINAL_PHASES:
+        causes.append(Cause("spec.vmiName", "Cannot migrate VMI in finalized state."))
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == "LiveMigratable" and cond.get("status") == "False":
+            causes.append(Cause("spec.vmiName", f"Cannot migrate VMI, Reason: "
+                                                f"{cond.get('reason', '')}, Message: "
+                                                f"{cond.get('message', '')}"))
+    if in_flight:
+        causes.append(Cause("spec.vmiName", f"in-flight migration detected. Active migration "
+                                            f"job ({in_flight[0]}) is currently already in "
+                                            f"progress for VMI {name}.", "FieldValueDuplicate"))
+    return causes
+
+
+def validate_migration_update(old: Obj, new: Obj) -> list[Cause]:
+    """migration-update-admitter: the spec of a migration is fixed once it exists."""
+    causes = schema_causes(VirtualMachineInstanceMigration, new)
+    if causes:
+        return causes
+    if (old.get("spec") or {}) != (new.get("spec") or {}):
+        return [Cause("spec", "update of Migration object's spec is restricted",
+                      "FieldValueForbidden")]
+    return []

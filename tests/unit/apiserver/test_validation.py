@@ -1,0 +1,187 @@
+"""KubeVirt's admission rules: each row a manifest change and the field paths it is rejected at."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.unit.apiserver.builders import new_vm, new_vmi, with_path
+from virtkube.apiserver import defaults, validation
+
+CFG = defaults.DefaultsConfig()
+
+
+def vmi_fields(vmi: dict[str, Any]) -> list[str]:
+    return [c.field for c in validation.validate_vmi_create(defaults.vmi_defaults(vmi, CFG))]
+
+
+def test_the_builder_vmi_is_valid() -> None:
+    assert vmi_fields(new_vmi()) == []
+    assert validation.validate_vm(new_vm()) == []
+
+
+DISKS = "spec.domain.devices.disks"
+IFACES = "spec.domain.devices.interfaces"
+
+VMI_CASES: list[tuple[str, str, Any, list[str]]] = [
+    # (case, path, value, fields rejected)
+    ("unknown field", "spec.domain.devices.foo", 1, ["spec.domain.devices.foo"]),
+    ("wrong type", "spec.domain.cpu", {"cores": "two"}, ["spec.domain.cpu.cores"]),
+    ("bad enum", f"{DISKS}.0.disk.bus", "ide", [f"{DISKS}[0].disk.bus"]),
+    ("disk without volume", f"{DISKS}.0.name", "nope", [f"{DISKS}[0].name"]),
+    ("duplicate disk", DISKS, [{"name": "root"}, {"name": "root"}], [f"{DISKS}[1].name"]),
+    ("two targets", f"{DISKS}.0", {"name": "root", "disk": {}, "cdrom": {}}, [f"{DISKS}[0]"]),
+    ("cdrom on virtio", f"{DISKS}.0", {"name": "root", "cdrom": {"bus": "virtio"}},
+     [f"{DISKS}[0].cdrom.bus"]),
+    ("boot order 0", f"{DISKS}.0.bootOrder", 0, [f"{DISKS}[0].bootOrder"]),
+    ("lun not supported", f"{DISKS}.0", {"name": "root", "lun": {}}, [f"{DISKS}[0].lun.bus"]),
+    ("duplicate volume", "spec.volumes",
+     [{"name": "root", "containerDisk": {"image": "a:1"}},
+      {"name": "root", "emptyDisk": {"capacity": "1Gi"}}], ["spec.volumes[1].name"]),
+    ("volume with two sources", "spec.volumes.0",
+     {"name": "root", "containerDisk": {"image": "a:1"}, "emptyDisk": {"capacity": "1Gi"}},
+     ["spec.volumes[0]"]),
+    ("volume name not a DNS label", "spec.volumes.0.name", "Root_Disk",
+     ["spec.volumes[0].name", f"{DISKS}[0].name"]),
+    ("empty disk size", "spec.volumes.0", {"name": "root", "emptyDisk": {"capacity": "0"}},
+     ["spec.volumes[0].emptyDisk.capacity"]),
+    ("hostDisk DiskOrCreate without capacity", "spec.volumes.0",
+     {"name": "root", "hostDisk": {"path": "/d.img", "type": "DiskOrCreate"}},
+     ["spec.volumes[0].hostDisk.capacity"]),
+    ("interface without network", f"{IFACES}.0.name", "other",
+     [f"{IFACES}[0].name", "spec.networks[0].name"]),
+    ("interface without binding", f"{IFACES}.0", {"name": "default"}, [f"{IFACES}[0]"]),
+    ("two bindings", f"{IFACES}.0", {"name": "default", "bridge": {}, "masquerade": {}},
+     [f"{IFACES}[0]"]),
+    ("bad mac", f"{IFACES}.0.macAddress", "zz:zz", [f"{IFACES}[0].macAddress"]),
+    ("deprecated slirp", f"{IFACES}.0", {"name": "default", "slirp": {}},
+     [f"{IFACES}[0].slirp", f"{IFACES}[0].slirp"]),
+    ("multus network unsupported", "spec.networks.0",
+     {"name": "default", "multus": {"networkName": "x"}},
+     [f"{IFACES}[0].masquerade", "spec.networks[0].multus.networkName"]),
+    ("no memory", "spec.domain.resources", {},
+     ["spec.domain.resources.requests.memory"]),
+    ("tiny memory", "spec.domain.resources", {"requests": {"memory": "512Ki"}},
+     ["spec.domain.memory.guest", "spec.domain.resources.requests.memory"]),
+    ("guest above limit", "spec.domain.resources",
+     {"requests": {"memory": "1Gi"}, "limits": {"memory": "1Gi"}},
+     []),
+    ("request above limit", "spec.domain.resources",
+     {"requests": {"memory": "2Gi", "cpu": "2"}, "limits": {"memory": "1Gi", "cpu": "1"}},
+     ["spec.domain.resources.requests.memory", "spec.domain.resources.requests.cpu",
+      "spec.domain.memory.guest"]),
+    ("zero cores", "spec.domain.cpu", {"cores": 0, "sockets": 2}, ["spec.domain.cpu.cores"]),
+    ("too many vcpus", "spec.domain.cpu", {"sockets": 2, "cores": 200}, ["spec.domain.cpu"]),
+    ("machine type", "spec.domain.machine", {"type": "pc-i440fx-7.2"},
+     ["spec.domain.machine.type"]),
+    ("bios and efi", "spec.domain.firmware",
+     {"bootloader": {"bios": {}, "efi": {"secureBoot": False}}},
+     ["spec.domain.firmware.bootloader"]),
+    ("bad uuid", "spec.domain.firmware", {"uuid": "not-a-uuid"}, ["spec.domain.firmware.uuid"]),
+    ("negative grace", "spec.terminationGracePeriodSeconds", -1,
+     ["spec.terminationGracePeriodSeconds"]),
+    ("hyperv unsupported", "spec.domain.features", {"hyperv": {"relaxed": {}}},
+     ["spec.domain.features.hyperv.relaxed"]),
+    ("probe with two handlers", "spec.readinessProbe",
+     {"tcpSocket": {"port": 22}, "exec": {"command": ["true"]}}, ["spec.readinessProbe"]),
+    ("cloud-init with two user data", "spec.volumes.0",
+     {"name": "root", "cloudInitNoCloud": {"userData": "a", "userDataBase64": "YQ=="}},
+     ["spec.volumes[0].cloudInitNoCloud.userDataBase64"]),
+]
+
+
+@pytest.mark.parametrize(("case", "path", "value", "fields"), VMI_CASES,
+                         ids=[c[0] for c in VMI_CASES])
+def test_vmi_rejections_name_their_fields(case: str, path: str, value: Any,
+                                          fields: list[str]) -> None:
+    assert sorted(vmi_fields(with_path(new_vmi(), path, value))) == sorted(fields)
+
+
+def test_boot_order_unique_across_disks_and_interfaces() -> None:
+    vmi = with_path(new_vmi(), f"{DISKS}.0.bootOrder", 1)
+    vmi = with_path(vmi, f"{IFACES}.0.bootOrder", 1)
+    assert vmi_fields(vmi) == [f"{IFACES}[0].bootOrder"]
+
+
+def test_every_cause_has_a_path_and_a_reason() -> None:
+    for _, path, value, _ in VMI_CASES:
+        vmi = defaults.vmi_defaults(with_path(new_vmi(), path, value), CFG)
+        for cause in validation.validate_vmi_create(vmi):
+            assert cause.field.startswith("spec"), cause
+            assert cause.reason.startswith("FieldValue")
+
+
+def test_unsupported_message_says_so() -> None:
+    causes = validation.validate_vmi_create(defaults.vmi_defaults(
+        with_path(new_vmi(), "spec.domain.features", {"hyperv": {"relaxed": {}}}), CFG))
+    assert [str(c) for c in causes] == [
+        "spec.domain.features.hyperv.relaxed: not supported by virtkube"]
+
+
+VM_CASES: list[tuple[str, dict[str, Any], list[str]]] = [
+    ("running and runStrategy", new_vm(running=True), ["spec.running"]),
+    ("neither", new_vm(run_strategy=None), ["spec.runStrategy"]),
+    ("legacy running alone", new_vm(run_strategy=None, running=False), []),
+    ("instancetype", new_vm(instancetype={"name": "u1.small"}), ["spec.instancetype"]),
+    ("dataVolumeTemplates", new_vm(dataVolumeTemplates=[{"spec": {}}]),
+     ["spec.dataVolumeTemplates"]),
+    ("WaitAsReceiver", new_vm(run_strategy="WaitAsReceiver"), ["spec.runStrategy"]),
+    ("bad strategy", new_vm(run_strategy="Sometimes"), ["spec.runStrategy"]),
+    ("template disk", with_path(new_vm(), "spec.template.spec.domain.devices.disks.0.name", "x"),
+     ["spec.template.spec.domain.devices.disks[0].name"]),
+    ("template without spec", with_path(new_vm(), "spec.template", {}),
+     ["spec.template.spec"]),
+]
+
+
+@pytest.mark.parametrize(("case", "vm", "fields"), VM_CASES, ids=[c[0] for c in VM_CASES])
+def test_vm_rejections(case: str, vm: dict[str, Any], fields: list[str]) -> None:
+    assert [c.field for c in validation.validate_vm(vm)] == fields
+
+
+def test_vm_template_volume_without_disk_is_fine() -> None:
+    vm = new_vm()
+    vm["spec"]["template"]["spec"]["domain"]["devices"]["disks"] = []
+    assert validation.validate_vm(vm) == []
+
+
+def test_vmi_spec_is_immutable() -> None:
+    old = defaults.vmi_defaults(new_vmi(), CFG)
+    changed = with_path(old, "spec.domain.cpu.sockets", 4)
+    assert [c.field for c in validation.validate_vmi_update(old, changed)] == [
+        "spec.domain.cpu.sockets"]
+    status_only = {**old, "status": {"phase": "Running"}}
+    assert validation.validate_vmi_update(old, status_only) == []
+    shorter = with_path(old, "spec.terminationGracePeriodSeconds", 0)
+    assert validation.validate_vmi_update(old, shorter) == []
+    old30 = with_path(old, "spec.terminationGracePeriodSeconds", 30)
+    assert [c.field for c in validation.validate_vmi_update(
+        old30, with_path(old30, "spec.terminationGracePeriodSeconds", 60))] == [
+        "spec.terminationGracePeriodSeconds"]
+
+
+MIGRATION = {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstanceMigration",
+             "metadata": {"name": "m", "namespace": "default"}, "spec": {"vmiName": "a"}}
+
+
+@pytest.mark.parametrize(("vmi", "in_flight", "fields"), [
+    (None, [], ["spec.vmiName"]),
+    ({"status": {"phase": "Running"}}, [], []),
+    ({"status": {"phase": "Pending"}}, [], []),
+    ({"status": {"phase": "Succeeded"}}, [], ["spec.vmiName"]),
+    ({"status": {"phase": "Running", "conditions": [
+        {"type": "LiveMigratable", "status": "False", "reason": "DisksNotLiveMigratable"}]}},
+     [], ["spec.vmiName"]),
+    ({"status": {"phase": "Running"}}, ["other"], ["spec.vmiName"]),
+])
+def test_migration_create(vmi: dict[str, Any] | None, in_flight: list[str],
+                          fields: list[str]) -> None:
+    assert [c.field for c in validation.validate_migration_create(MIGRATION, vmi,
+                                                                  in_flight)] == fields
+
+
+def test_migration_spec_is_immutable() -> None:
+    changed = with_path(MIGRATION, "spec.vmiName", "b")
+    assert [c.field for c in validation.validate_migration_update(MIGRATION, changed)] == [
+        "spec"]
