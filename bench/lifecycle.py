@@ -119,7 +119,7 @@ class Trace:
         return None if at is None else at - self.created
 
 
-HOPS = ["vmi Pending", "vmi Scheduling", "pod created", "pod scheduled", "pod running",
+HOPS = ["vmi Scheduling", "pod created", "pod scheduled", "pod running",
         "launcher started", "launcher ready", "qemu started", "vmi Scheduled", "vmi Running",
         "login"]
 
@@ -407,7 +407,8 @@ def plot(r: dict[str, Any], path: Path) -> bool:
         return False
     samples = r["start"]["samples"]
     fig, ax = plt.subplots(figsize=(7, 3.5))
-    ax.boxplot([samples["bare"], samples["running"], samples["login"]], vert=False)
+    ax.boxplot([samples["bare"], samples["running"], samples["login"]],
+               orientation="horizontal")
     ax.set_yticks([1, 2, 3], ["bare qemu -> login", "create -> Running", "create -> login"])
     ax.set_xlabel("seconds")
     ax.set_title(f"tiny guest start latency ({r['date']}, {r['machine']['accel']})")

@@ -17,6 +17,7 @@ import (
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	apiserver "k8s.io/kubernetes/cmd/kube-apiserver/app"
 	controllermanager "k8s.io/kubernetes/cmd/kube-controller-manager/app"
+	proxy "k8s.io/kubernetes/cmd/kube-proxy/app"
 	scheduler "k8s.io/kubernetes/cmd/kube-scheduler/app"
 )
 
@@ -35,6 +36,11 @@ var components = map[string]func(args []string) int{
 	},
 	"kube-controller-manager": func(args []string) int {
 		cmd := controllermanager.NewControllerManagerCommand()
+		cmd.SetArgs(args)
+		return cli.Run(cmd)
+	},
+	"kube-proxy": func(args []string) int {
+		cmd := proxy.NewProxyCommand()
 		cmd.SetArgs(args)
 		return cli.Run(cmd)
 	},

@@ -51,8 +51,6 @@ def running_vm(virt_api: VirtAPI) -> Iterator[str]:  # noqa: F811
     vm = new_vm("guest", NS, run_strategy="Always")
     del vm["metadata"]["uid"]
     vm["spec"]["template"]["spec"]["volumes"][0]["containerDisk"]["image"] = GUEST_IMAGE
-    # No NIC until virt-handler wires pod networking (the networking issue).
-    vm["spec"]["template"]["spec"]["domain"]["devices"]["autoattachPodInterface"] = False
     assert virt_api.kubectl("apply", "-f", "-", input=json.dumps(vm)).returncode == 0
 
     def running() -> bool:

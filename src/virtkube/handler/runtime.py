@@ -47,12 +47,18 @@ def _drop_condition(status: Obj, ctype: str) -> None:
         status["conditions"] = [c for c in status["conditions"] if c.get("type") != ctype]
 
 
-def runtime_status(vmi: Obj, domain: Domain, *, now: str, launcher_version: str) -> Obj:
-    """The VMI's status with what `domain` says; equal to the old one when nothing changed."""
+def runtime_status(vmi: Obj, domain: Domain, *, now: str, launcher_version: str,
+                   interfaces: list[Obj] | None = None) -> Obj:
+    """The VMI's status with what `domain` says; equal to the old one when nothing changed.
+
+    `interfaces` is status.interfaces as the network set-up knows it (None: leave as is).
+    """
     status: Obj = copy.deepcopy(vmi.get("status") or {})
     if status.get("phase") in FINAL:
         return status
     status["launcherContainerImageVersion"] = launcher_version
+    if interfaces is not None and domain.state not in ("pending", "shutdown", "crashed"):
+        status["interfaces"] = interfaces
     state = domain.state
     if state in ("running", "shutting-down"):
         _set_phase(status, "Running", now)

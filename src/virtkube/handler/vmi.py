@@ -9,6 +9,11 @@ from pathlib import Path
 from virtkube import __version__
 from virtkube.api import VirtualMachineInstance, timestamp
 from virtkube.handler import launcherclient
+from virtkube.handler.network.netns import NetnsError
+from virtkube.handler.network.plan import NetworkPlanError
+from virtkube.handler.network.podfacts import PodFactsError
+from virtkube.handler.network.status import status_interfaces
+from virtkube.handler.network.wiring import NetworkWiring, with_macs
 from virtkube.handler.runtime import FINAL, runtime_status
 from virtkube.kube import errors
 from virtkube.kube.client import Client, Obj
@@ -38,6 +43,7 @@ class VMIHandler:
         self.queue: WorkQueue[str] = WorkQueue()
         self._shutdown_sent: set[str] = set()
         self._synced: set[str] = set()
+        self.network = NetworkWiring(sockets_dir)
         vmis.add_handler(self._on_vmi)
 
     def _on_vmi(self, kind: EventType, obj: Obj, _old: Obj | None) -> None:
@@ -45,6 +51,7 @@ class VMIHandler:
             uid = obj["metadata"]["uid"]
             self._shutdown_sent.discard(uid)
             self._synced.discard(uid)
+            self.network.forget(uid)
             self._cleanup(uid)
             return
         self.queue.add(key_of(obj))
@@ -64,10 +71,14 @@ class VMIHandler:
             return
         status = vmi.get("status") or {}
         phase = status.get("phase") or ""
-        if status.get("nodeName") != self.node or phase in FINAL:
+        if status.get("nodeName") != self.node:
             return
         uid = vmi["metadata"]["uid"]
         sock = self.socket_of(vmi)
+        if phase in FINAL:
+            # QEMU is gone; the launcher (and with it the guest's DHCP server) is ending.
+            await self.network.teardown(uid, sock)
+            return
         if vmi["metadata"].get("deletionTimestamp"):
             await self._shut_down(vmi, sock)
             return
@@ -75,9 +86,13 @@ class VMIHandler:
             return
         try:
             domain = await launcherclient.call(sock, protocol.GetDomain())
+            model = VirtualMachineInstance.model_validate(vmi)
+            # Before the first Sync: QEMU opens the TAPs by name, the guest asks DHCP at boot.
+            plans = await self.network.ensure(model, sock)
             if domain is not None and domain.state == "pending":
-                model = VirtualMachineInstance.model_validate(vmi)
-                domain = await launcherclient.call(sock, protocol.Sync(vmi=model), timeout=120)
+                sync = protocol.Sync(vmi=with_macs(model, plans),
+                                     dhcp=tuple(p.dhcp for p in plans if p.dhcp))
+                domain = await launcherclient.call(sock, sync, timeout=120)
                 if uid not in self._synced:
                     self._synced.add(uid)
                     await self.recorder.record(vmi, "Normal", "Created",
@@ -89,9 +104,13 @@ class VMIHandler:
         except launcherclient.LauncherCommandFailed as e:
             await self.recorder.record(vmi, "Warning", "SyncFailed", str(e))
             raise errors.TemporaryError(str(e), delay=5.0) from e
+        except (NetworkPlanError, PodFactsError, NetnsError) as e:
+            await self.recorder.record(vmi, "Warning", "NetworkSetupFailed", str(e))
+            raise errors.TemporaryError(f"network set-up: {e}", delay=5.0) from e
         if domain is None:
             raise errors.TemporaryError("launcher returned no domain", delay=1.0)
-        new_status = runtime_status(vmi, domain, now=timestamp(), launcher_version=__version__)
+        new_status = runtime_status(vmi, domain, now=timestamp(), launcher_version=__version__,
+                                    interfaces=status_interfaces(plans) if plans else None)
         if new_status != status:
             old_phase = phase
             obj = {**vmi, "status": new_status}

@@ -45,8 +45,41 @@ class Ping(_Message):
     kind: Literal["Ping"] = "Ping"
 
 
+class DHCPRoute(_Message):
+    """A classless static route (DHCP option 121)."""
+
+    destination: str
+    """CIDR, e.g. 10.96.0.0/16."""
+    gateway: str
+
+
+class DHCPServer(_Message):
+    """The DHCP answer for one guest NIC, planned by virt-handler, served by the launcher.
+
+    KubeVirt's split: virt-handler wires the pod netns and decides the
+    guest's address; virt-launcher runs the DHCP server so that it lives and
+    dies with the VM (design.md: one supervisor per child process).
+    """
+
+    interface: str
+    """The in-pod bridge the guest's TAP hangs on (the server listens there only)."""
+    mac: str
+    """The only client answered."""
+    ip: str
+    prefix_length: int = Field(ge=0, le=32)
+    router: str | None = None
+    """The guest's default gateway; None when the pod itself has no default route."""
+    routes: tuple[DHCPRoute, ...] = ()
+    dns: tuple[str, ...] = ()
+    search_domains: tuple[str, ...] = ()
+    mtu: int | None = None
+    hostname: str | None = None
+    shared_network: bool = False
+    """The address is not on the bridge's own subnet (bridge binding): serve it anyway."""
+
+
 class Sync(_Message):
-    """Run this VMI: the first Sync prepares volumes and starts QEMU.
+    """Run this VMI: the first Sync starts its DHCP servers, prepares volumes, starts QEMU.
 
     Later Syncs of the same VMI (same uid) are acknowledged without change;
     virtkube does not hot-plug yet.
@@ -54,6 +87,7 @@ class Sync(_Message):
 
     kind: Literal["Sync"] = "Sync"
     vmi: VirtualMachineInstance
+    dhcp: tuple[DHCPServer, ...] = ()
 
 
 class Pause(_Message):

@@ -101,8 +101,8 @@ class CommandServer:
         match command:
             case p.Ping() | p.GetDomain():
                 return sup.domain()
-            case p.Sync(vmi=vmi):
-                return await sup.sync(vmi)
+            case p.Sync(vmi=vmi, dhcp=dhcp):
+                return await sup.sync(vmi, dhcp)
             case p.Pause():
                 return await sup.pause()
             case p.Unpause():

@@ -25,12 +25,13 @@ from virtkube.api.vmi import VirtualMachineInstance
 from virtkube.launcher import accel as accel_mod
 from virtkube.launcher import qemu_process, volumes
 from virtkube.launcher.console import ConsoleHub
+from virtkube.launcher.dhcp import DHCPServers
 from virtkube.launcher.domain import DomainContext, build_argv
 from virtkube.launcher.domain.context import Accel
 from virtkube.launcher.errors import DomainStateError, QemuLaunchError, QmpError
 from virtkube.launcher.exitcodes import ExitCode
 from virtkube.launcher.paths import HostOptions, RunPaths
-from virtkube.launcher.protocol import Domain, DomainState
+from virtkube.launcher.protocol import DHCPServer, Domain, DomainState
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ class Supervisor:
         """Set by whoever ends QEMU on purpose, before it ends."""
         self._soft_reboot = False
         self._state_changed = asyncio.Event()
+        self.dhcp = DHCPServers(paths.run_dir)
 
     @property
     def qemu_started(self) -> bool:
@@ -88,8 +90,10 @@ class Supervisor:
         self._state_changed.set()
 
     # -- start ----------------------------------------------------------------
-    async def sync(self, vmi: VirtualMachineInstance) -> Domain:
-        """Start QEMU for `vmi`; a repeated Sync of the same VMI changes nothing."""
+    async def sync(self, vmi: VirtualMachineInstance,
+                   dhcp: tuple[DHCPServer, ...] = ()) -> Domain:
+        """Start the guest's DHCP servers and QEMU for `vmi`; a repeated Sync of the
+        same VMI changes nothing."""
         if self.vmi is not None:
             if (
                 self.vmi.metadata.uid != vmi.metadata.uid
@@ -99,6 +103,8 @@ class Supervisor:
             return self.domain()
         self.vmi = vmi
         try:
+            # Before QEMU: the guest asks for its address within a second of booting.
+            await self.dhcp.start(dhcp)
             await self._start(vmi)
         except BaseException as e:
             self.error = str(e)
@@ -331,6 +337,7 @@ class Supervisor:
         if self._proc is not None and self._proc.returncode is None:
             self._proc.kill()
             await self._proc.wait()
+        await self.dhcp.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

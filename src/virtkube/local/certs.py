@@ -59,6 +59,8 @@ CLIENT_IDENTITIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "admin": ("virtkube-admin", ("system:masters",)),
     "kube-controller-manager": ("system:kube-controller-manager", ()),
     "kube-scheduler": ("system:kube-scheduler", ()),
+    # Bound to the built-in ClusterRole system:node-proxier by the API server's bootstrap RBAC.
+    "kube-proxy": ("system:kube-proxy", ()),
     # An embedded, trusted controller of the local cluster only (never deployed elsewhere).
     "local-path-provisioner": ("virtkube:local-path-provisioner", ("system:masters",)),
     # KubeVirt's components; distinct names so audit logs tell them apart. On a

@@ -114,7 +114,8 @@ class LocalCluster:
             self.home.audit_policy.write_text(AUDIT_POLICY)
         ensure_cluster_pki(self.pki, cfg)
         write_kubeconfig(self.home.admin_kubeconfig, self.pki, cfg, "admin")
-        for component in ("kube-controller-manager", "kube-scheduler", "local-path-provisioner",
+        for component in ("kube-controller-manager", "kube-scheduler", "kube-proxy",
+                          "local-path-provisioner",
                           "virt-controller", "virt-handler", "virt-api"):
             write_kubeconfig(self.home.kubeconfig_for(component), self.pki, cfg, component)
         for i in range(cfg.nodes):

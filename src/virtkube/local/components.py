@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from virtkube.local import serviceproxy
 from virtkube.local.certs import ClusterPKI
 from virtkube.local.config import ClusterConfig
 from virtkube.local.node import layout
@@ -174,6 +175,15 @@ def node(home: Home, index: int, python: str) -> Component:
         "--index", str(index)))
 
 
+def kube_proxy(cfg: ClusterConfig, home: Home, binary: Path, python: str) -> Component:
+    """kube-proxy (nftables mode), one per cluster, in the cluster's Service router netns:
+    every local node shares the host's netns, and the router keeps its rules off the host
+    (see virtkube.local.serviceproxy)."""
+    return Component("kube-proxy", (
+        python, "-m", "virtkube.local.serviceproxy", "--home", str(home.root), "--",
+        str(binary), "kube-proxy", *serviceproxy.kube_proxy_flags(cfg, home)))
+
+
 def local_path_provisioner(home: Home, python: str) -> Component:
     return Component("local-path-provisioner", (
         python, "-m", "virtkube.local.provisioner", "--home", str(home.root)))
@@ -221,6 +231,7 @@ def all_components(cfg: ClusterConfig, home: Home, binary: Path, python: str,
     supervisor waits for /readyz after kube-apiserver), stopped before it in reverse."""
     return [*control_plane(cfg, home, binary),
             *(node(home, i, python) for i in range(cfg.nodes)),
+            *([kube_proxy(cfg, home, binary, python)] if cfg.nodes and cfg.pod_network else []),
             local_path_provisioner(home, python),
             # virt-api first: its webhooks (failurePolicy Fail) admit what the others write.
             virt_api(cfg, home, python),

@@ -50,3 +50,14 @@ def test_same_state_twice_is_no_change() -> None:
     again = runtime_status(vmi, Domain(state="running"), now="2030-01-01T00:00:00Z",
                            launcher_version="v")
     assert again == vmi["status"]
+
+
+def test_interfaces_are_written_while_the_domain_runs_only() -> None:
+    vmi = new_vmi(phase="Scheduled")
+    ifaces = [{"name": "default", "ipAddress": "10.200.1.5"}]
+    running = runtime_status(vmi, Domain(state="running"), now=NOW, launcher_version="v",
+                             interfaces=ifaces)
+    assert running["interfaces"] == ifaces
+    pending = runtime_status(vmi, Domain(state="pending"), now=NOW, launcher_version="v",
+                             interfaces=ifaces)
+    assert "interfaces" not in pending

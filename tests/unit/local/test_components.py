@@ -46,7 +46,7 @@ def test_everything_listens_on_loopback_only() -> None:
 def test_start_order_puts_etcd_first_and_apiserver_before_its_clients() -> None:
     names = [c.name for c in components.all_components(CFG, HOME, BINARY, PYTHON, STORE)]
     assert names == ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
-                     "virtkube-node-0", "virtkube-node-1", "local-path-provisioner",
+                     "virtkube-node-0", "virtkube-node-1", "kube-proxy", "local-path-provisioner",
                      "virt-api", "virt-controller", "virt-handler-0", "virt-handler-1"]
 
 

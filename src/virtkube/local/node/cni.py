@@ -9,6 +9,8 @@ its uid, so a DEL after a node restart releases exactly what the ADD took.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import ipaddress
 import json
 import os
 from dataclasses import dataclass
@@ -40,12 +42,20 @@ def bridge_config(net: ClusterNet, *, index: int, ipam_dir: Path, service_cidr: 
             "type": "host-local",
             "ranges": [[{"subnet": str(net.network), "rangeStart": first, "rangeEnd": last,
                          "gateway": net.gateway}]],
-            # Only the Service range goes via the host (DNAT to the API server); there is
-            # deliberately no default route: pod traffic never leaves the machine.
-            "routes": [{"dst": service_cidr, "gw": net.gateway}],
+            # Only the Service range leaves the pod's subnet: to the Service router
+            # (kube-proxy's netns on the bridge), and the `kubernetes` Service IP straight
+            # to the host (DNAT to the API server) so it works without kube-proxy too.
+            # There is deliberately no default route: pod traffic never leaves the machine.
+            "routes": [{"dst": service_cidr, "gw": net.service_router},
+                       {"dst": f"{_first_host(service_cidr)}/32", "gw": net.gateway}],
             "dataDir": str(ipam_dir),
         },
     }
+
+
+def _first_host(cidr: str) -> str:
+    """The `kubernetes` Service's IP: the API server always takes the range's first address."""
+    return str(ipaddress.IPv4Network(cidr).network_address + 1)
 
 
 def loopback_config(net: ClusterNet) -> dict[str, Any]:
@@ -82,6 +92,26 @@ def k8s_args(namespace: str, name: str, uid: str) -> str:
     """CNI_ARGS as the kubelet passes them (plugins ignore what they do not know)."""
     return (f"IgnoreUnknown=1;K8S_POD_NAMESPACE={namespace};K8S_POD_NAME={name};"
             f"K8S_POD_INFRA_CONTAINER_ID={uid};K8S_POD_UID={uid}")
+
+
+#: Labels KubeVirt puts on a launcher pod (virt-controller's launcherpod.py).
+LAUNCHER_LABELS = ("kubevirt.io", "virt-launcher")
+VM_NAME_LABEL = "vm.kubevirt.io/name"
+
+
+def preferred_ip(net: ClusterNet, index: int, pod_meta: dict[str, Any]) -> str | None:
+    """The address a VM's launcher pod asks host-local for on node `index`: derived from
+    the VM's namespace and name, so the same VM gets the same pod IP on that node after a
+    restart while the address is free (host-local grants a requested IP only if unused).
+    None for other pods, which take the next free address."""
+    labels = pod_meta.get("labels") or {}
+    vm = labels.get(VM_NAME_LABEL)
+    if labels.get(LAUNCHER_LABELS[0]) != LAUNCHER_LABELS[1] or not vm:
+        return None
+    first, last = (ipaddress.IPv4Address(a) for a in net.pod_range(index))
+    span = int(last) - int(first) + 1
+    digest = hashlib.sha256(f"{pod_meta.get('namespace')}/{vm}".encode()).digest()
+    return str(first + int.from_bytes(digest[:4], "big") % span)
 
 
 async def add(net: ClusterNet, *, index: int, ipam_dir: Path, service_cidr: str,

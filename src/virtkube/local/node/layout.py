@@ -7,6 +7,8 @@ collide and `virtkube down` can find its own leftovers by name alone.
 Address plan inside the cluster's /16 (config.pod_network, e.g. 10.213.0.0/16):
   .0.1        the host side of the bridge: pods' gateway and the API server (DNAT to loopback)
   .0.(2+i)    node i's InternalIP (its log server listens there)
+  .0.250      the Service router: kube-proxy's own netns on the bridge; pods route the
+              Service range to it (see virtkube.local.serviceproxy)
   .(1+i).0/24 node i's pod range (Node spec.podCIDR); pods get /16 addresses so every pod
               reaches every other pod directly over the one bridge.
 """
@@ -22,6 +24,8 @@ from pathlib import Path
 LOG_SERVER_PORT = 10250
 #: Where Debian's containernetworking-plugins put the binaries.
 CNI_BIN_DIR = Path("/usr/lib/cni")
+#: The Service router's host number in the cluster's /16 (below it: up to 248 node IPs).
+SERVICE_ROUTER_OFFSET = 250
 #: `ip netns` keeps its named namespaces here.
 NETNS_DIR = Path("/run/netns")
 
@@ -79,6 +83,20 @@ class ClusterNet:
     @property
     def prefixlen(self) -> int:
         return self.network.prefixlen
+
+    @property
+    def service_router(self) -> str:
+        return self._addr(SERVICE_ROUTER_OFFSET)
+
+    @property
+    def service_netns(self) -> str:
+        """kube-proxy's netns; its name has the cluster's netns prefix, so teardown finds it."""
+        return f"{self.netns_prefix}services"
+
+    @property
+    def service_veth(self) -> str:
+        """The host end (a bridge port) of the Service router's veth."""
+        return f"vksv{self.hash}"
 
     def node_ip(self, index: int) -> str:
         return self._addr(2 + index)

@@ -309,16 +309,36 @@ class PodWorker:
 
     # --- sandbox and volumes -----------------------------------------------
 
+    async def _attach(self, path: Path) -> cni.Attachment:
+        """CNI ADD; a VM's launcher pod first asks for its VM's own address (stable across
+        restarts of the VM on this node) and takes any free one when that is in use."""
+        m = self.pod["metadata"]
+        ctx = self.ctx
+        args = cni.k8s_args(m["namespace"], m["name"], self.uid)
+
+        async def add(extra: str = "") -> cni.Attachment:
+            return await cni.add(ctx.net, index=ctx.index, ipam_dir=ctx.dirs.ipam,
+                                 service_cidr=ctx.service_cidr, container_id=self.uid,
+                                 netns=path, args=args + extra)
+
+        wanted = cni.preferred_ip(ctx.net, ctx.index, m)
+        if wanted is not None:
+            try:
+                return await add(f";IP={wanted}")
+            except cni.CNIError as e:
+                log.info("pod %s/%s: preferred address %s not granted (%s)", m["namespace"],
+                         m["name"], wanted, e)
+                await cni.delete(ctx.net, index=ctx.index, ipam_dir=ctx.dirs.ipam,
+                                 service_cidr=ctx.service_cidr, container_id=self.uid,
+                                 netns=path, args=args)
+        return await add()
+
     async def ensure_sandbox(self) -> bool:
         if self.sandbox_ready:
             return True
-        m = self.pod["metadata"]
         path = netns.create(self.netns_name)
         try:
-            att = await cni.add(self.ctx.net, index=self.ctx.index, ipam_dir=self.ctx.dirs.ipam,
-                                service_cidr=self.ctx.service_cidr, container_id=self.uid,
-                                netns=path, args=cni.k8s_args(m["namespace"], m["name"],
-                                                              self.uid))
+            att = await self._attach(path)
         except cni.CNIError as e:
             await self.event("Warning", "FailedCreatePodSandBox", str(e))
             return False
