@@ -6,8 +6,9 @@ and QEMU; virtkube has no libvirt and a small launcher, so its estimate is:
 
 - 64 MiB for virt-launcher (Python; measured ~40 MiB RSS);
 - 64 MiB for QEMU's own process (device model, I/O buffers);
-- 64 MiB for QEMU's TCG translation cache when KVM is absent (the launcher
-  caps it with `tb-size`); counted always, since the node decides at run time;
+- 64 MiB for QEMU's TCG translation cache when KVM is absent (it grows with
+  the code the guest runs: ~20 MiB for the tiny guest); counted always, since
+  the node decides the accelerator at run time;
 - 8 MiB per vCPU (thread stacks, per-CPU state), and guest/512 for page
   tables and dirty bitmaps, as KubeVirt counts them.
 """

@@ -27,7 +27,10 @@ log = logging.getLogger(__name__)
 
 #: Poll periods: a booting domain is watched closely so Running shows at once;
 #: a running one is checked for crashes and pauses now and then.
-POLL_STARTING, POLL_RUNNING = 0.2, 5.0
+POLL_STARTING, POLL_RUNNING = 0.05, 5.0
+#: How often to knock while a new launcher is not listening yet: it comes up
+#: within a second of its pod, and every knock is one failed connect().
+POLL_LAUNCHER = 0.05
 #: Grace given to a guest when its VMI is deleted and the VMI says nothing.
 DEFAULT_GRACE_SECONDS = 30
 
@@ -100,7 +103,8 @@ class VMIHandler:
         except launcherclient.LauncherUnreachable as e:
             if phase == "Running":
                 raise errors.TemporaryError(str(e), delay=1.0) from e
-            raise errors.TemporaryError(f"waiting for virt-launcher: {e}", delay=0.2) from e
+            raise errors.TemporaryError(f"waiting for virt-launcher: {e}",
+                                        delay=POLL_LAUNCHER) from e
         except launcherclient.LauncherCommandFailed as e:
             await self.recorder.record(vmi, "Warning", "SyncFailed", str(e))
             raise errors.TemporaryError(str(e), delay=5.0) from e

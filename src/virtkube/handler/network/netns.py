@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shlex
 import socket
 import struct
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,9 +73,19 @@ async def _json(launcher: Launcher, *argv: str) -> list[dict[str, Any]]:
     return result
 
 
+#: Separates the two JSON documents of read_pod_interface's one call.
+_SPLIT = "--virtkube--"
+
+
 async def read_pod_interface(launcher: Launcher, name: str) -> PodInterface:
-    addrs = await _json(launcher, "ip", "-j", "addr", "show", "dev", name)
-    routes = await _json(launcher, "ip", "-j", "-4", "route", "show", "dev", name)
+    # One nsenter for both reads: each process spawn costs tens of ms on the
+    # start path of every VM.
+    out = await run(launcher, "sh", "-ec",
+                    f'ip -j addr show dev "$1"; echo {_SPLIT}; ip -j -4 route show dev "$1"',
+                    "sh", name)
+    addr_text, _, route_text = out.partition(_SPLIT)
+    addrs: list[dict[str, Any]] = json.loads(addr_text.strip() or "[]")
+    routes: list[dict[str, Any]] = json.loads(route_text.strip() or "[]")
     try:
         resolv = (launcher.root / "etc" / "resolv.conf").read_text()
     except OSError:
@@ -86,6 +98,27 @@ async def ip_batch(launcher: Launcher, lines: list[str], *, force: bool = False)
     if lines:
         await run(launcher, "ip", *(["-force"] if force else []), "-batch", "-",
                   stdin="\n".join(lines) + "\n", check=not force)
+
+
+async def apply(launcher: Launcher, *, undo: list[str], links: list[str],
+                settings: list[str], ruleset: str) -> None:
+    """The whole set-up in one nsenter: undo leftovers (failures ignored), links,
+    sysctls, nftables. One process chain instead of four on every VM start."""
+    with tempfile.TemporaryDirectory(prefix="virtkube-net-") as tmp:
+        folder = Path(tmp)
+        script = ["set -e"]
+        if undo:
+            (folder / "undo.ip").write_text("\n".join(undo) + "\n")
+            script.append(f"ip -force -batch {folder / 'undo.ip'} >/dev/null 2>&1 || true")
+        if links:
+            (folder / "links.ip").write_text("\n".join(links) + "\n")
+            script.append(f"ip -batch {folder / 'links.ip'}")
+        if settings:
+            script.append("sysctl -q -w " + " ".join(shlex.quote(x) for x in settings))
+        if ruleset:
+            (folder / "rules.nft").write_text(ruleset)
+            script.append(f"nft -f {folder / 'rules.nft'}")
+        await run(launcher, "sh", "-c", "\n".join(script))
 
 
 async def nft(launcher: Launcher, ruleset: str) -> None:

@@ -97,10 +97,9 @@ class NetworkWiring:
         return plans
 
     async def _apply(self, launcher: netns.Launcher, plans: list[InterfacePlan]) -> None:
-        await netns.ip_batch(launcher, render.undo_link_commands(plans), force=True)
-        await netns.ip_batch(launcher, render.link_commands(plans, tap_owner=launcher.uid))
-        await netns.sysctl(launcher, render.sysctls(plans))
-        await netns.nft(launcher, render.nft_ruleset(plans))
+        await netns.apply(launcher, undo=render.undo_link_commands(plans),
+                          links=render.link_commands(plans, tap_owner=launcher.uid),
+                          settings=render.sysctls(plans), ruleset=render.nft_ruleset(plans))
 
     async def teardown(self, uid: str, command_socket: Path) -> None:
         """Remove the VMI's TAPs, bridges and table while its pod lives on (best effort:
