@@ -15,6 +15,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from virtkube.api.phases import set_phase
 from virtkube.controller.conditions import get_condition, set_condition
 
 Obj = dict[str, Any]
@@ -83,14 +84,7 @@ def _pod_running(pod: Obj) -> bool:
 
 
 def _set_phase(vmi: Obj, phase: str, now: str) -> None:
-    status = vmi.setdefault("status", {})
-    if status.get("phase") == phase:
-        return
-    status["phase"] = phase
-    transitions = [t for t in status.get("phaseTransitionTimestamps") or []
-                   if t.get("phase") != phase]
-    transitions.append({"phase": phase, "phaseTransitionTimestamp": now})
-    status["phaseTransitionTimestamps"] = transitions
+    set_phase(vmi.setdefault("status", {}), phase, now)
 
 
 def plan(vmi: Obj, pods: list[Obj], now: str, *, pod_expected: bool = False) -> Plan:

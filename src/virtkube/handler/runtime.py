@@ -10,21 +10,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from virtkube.api.phases import set_phase
 from virtkube.launcher.protocol import Domain
 
 Obj = dict[str, Any]
 
 FINAL = ("Succeeded", "Failed")
-
-
-def _set_phase(status: Obj, phase: str, now: str) -> None:
-    if status.get("phase") == phase:
-        return
-    status["phase"] = phase
-    transitions = [t for t in status.get("phaseTransitionTimestamps") or []
-                   if t.get("phase") != phase]
-    transitions.append({"phase": phase, "phaseTransitionTimestamp": now})
-    status["phaseTransitionTimestamps"] = transitions
 
 
 def _set_condition(status: Obj, ctype: str, value: str, reason: str, message: str,
@@ -61,21 +52,21 @@ def runtime_status(vmi: Obj, domain: Domain, *, now: str, launcher_version: str,
         status["interfaces"] = interfaces
     state = domain.state
     if state in ("running", "shutting-down"):
-        _set_phase(status, "Running", now)
+        set_phase(status, "Running", now)
         _set_condition(status, "Ready", "True", "", "", now)
         _drop_condition(status, "Paused")
     elif state == "paused":
-        _set_phase(status, "Running", now)
+        set_phase(status, "Running", now)
         _set_condition(status, "Paused", "True", "PausedByUser",
                        "VMI was paused by user", now)
         _set_condition(status, "Ready", "False", "Paused", "VMI is paused", now)
     elif state == "shutdown":
-        _set_phase(status, "Succeeded", now)
+        set_phase(status, "Succeeded", now)
         _set_condition(status, "Ready", "False", "GuestNotRunning",
                        f"the guest stopped ({domain.reason or 'shutdown'})", now)
         _drop_condition(status, "Paused")
     elif state in ("crashed", "guest-panicked"):
-        _set_phase(status, "Failed", now)
+        set_phase(status, "Failed", now)
         status["reason"] = "GuestPanicked" if state == "guest-panicked" else "QemuCrashed"
         _set_condition(status, "Ready", "False", "GuestNotRunning",
                        domain.error or domain.reason or state, now)
