@@ -7,7 +7,6 @@ import os
 import re
 import signal
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -76,14 +75,6 @@ def console(cluster: LocalCluster, uid: str) -> Console:
 def boot_id(cluster: LocalCluster, uid: str) -> str:
     with console(cluster, uid) as c:
         return c.expect(r"boot_id=([0-9a-f-]{36})", BOOT_TIMEOUT).group(1).decode()
-
-
-@pytest.fixture
-def name(cluster: LocalCluster) -> Any:
-    vm = f"vm-{uuid.uuid4().hex[:6]}"
-    yield vm
-    cluster.kubectl("delete", "vm", vm, "-n", "default", "--ignore-not-found", "--wait=false",
-                    check=False)
 
 
 def apply(cluster: LocalCluster, manifest: dict[str, Any]) -> None:

@@ -21,6 +21,12 @@ from virtkube.kube.resources import Resource
 Obj = dict[str, Any]
 PatchType = Literal["merge", "json", "strategic", "apply"]
 
+#: Every way a connection can fail under a request or a stream: refused, reset, closed
+#: mid-body (aiohttp's ClientPayloadError is not a ClientConnectionError), timed out, or a
+#: body cut so short that it is not JSON. All become `errors.Unavailable`, so that callers
+#: catch `errors.KubeError` alone and nothing from the transport escapes them.
+_TRANSPORT_ERRORS = (TimeoutError, aiohttp.ClientError, json.JSONDecodeError)
+
 _PATCH_CONTENT_TYPES: dict[str, str] = {
     "merge": "application/merge-patch+json",
     "json": "application/json-patch+json",
@@ -71,9 +77,10 @@ class Client:
             ) as resp:
                 raw = await resp.read()
                 if resp.status >= 400:
-                    raise errors.from_response(resp.status, raw, method=method, path=path)
+                    raise errors.from_response(resp.status, raw, method=method, path=path,
+                                               retry_after=resp.headers.get("Retry-After"))
                 return json.loads(raw) if raw else None
-        except (TimeoutError, aiohttp.ClientConnectionError) as e:
+        except _TRANSPORT_ERRORS as e:
             raise errors.Unavailable(f"{type(e).__name__}: {e}", method=method,
                                      path=path) from e
 
@@ -99,13 +106,15 @@ class Client:
 
     async def watch(self, res: Resource, namespace: str | None = None, *,
                     resource_version: str, label_selector: str | None = None,
-                    field_selector: str | None = None, timeout_seconds: int = 300
-                    ) -> AsyncIterator[Obj]:
+                    field_selector: str | None = None, timeout_seconds: int = 300,
+                    idle_timeout: float | None = None) -> AsyncIterator[Obj]:
         """Yield watch events ({type, object}) until the server ends the stream.
 
-        BOOKMARK events are asked for so that a restarted watch resumes from a
-        recent resourceVersion instead of listing again. An ERROR event with a
-        410 raises `errors.Gone`.
+        BOOKMARK events are asked for: they carry a recent resourceVersion to resume
+        from, and the API server sends one about every minute, so a stream silent for
+        `idle_timeout` seconds is dead (a frozen server, a half-open connection) and ends
+        in `errors.Unavailable`. An ERROR event raises its status as an error (410:
+        `errors.Gone`); every transport failure raises `errors.Unavailable`.
         """
         params = {"watch": "true", "resourceVersion": resource_version,
                   "allowWatchBookmarks": "true", "timeoutSeconds": str(timeout_seconds)}
@@ -114,15 +123,16 @@ class Client:
         if field_selector:
             params["fieldSelector"] = field_selector
         path = res.path(namespace)
+        idle = idle_timeout if idle_timeout is not None else timeout_seconds + 30
         try:
             async with self._sess().get(
                 self.conn.server + path, params=params, headers=self.conn.headers(),
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=10,
-                                              sock_read=timeout_seconds + 30),
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=idle),
             ) as resp:
                 if resp.status >= 400:
                     raise errors.from_response(resp.status, await resp.read(), method="WATCH",
-                                               path=path)
+                                               path=path,
+                                               retry_after=resp.headers.get("Retry-After"))
                 async for line in resp.content:
                     if not line.strip():
                         continue
@@ -133,7 +143,7 @@ class Client:
                                                    json.dumps(status), method="WATCH",
                                                    path=path)
                     yield event
-        except (TimeoutError, aiohttp.ClientConnectionError) as e:
+        except _TRANSPORT_ERRORS as e:
             raise errors.Unavailable(f"{type(e).__name__}: {e}", method="WATCH",
                                      path=path) from e
 

@@ -17,8 +17,11 @@ class KubeError(Exception):
     status: int = 0
 
     def __init__(self, message: str, *, status: int = 0, reason: str = "",
-                 details: dict[str, Any] | None = None, method: str = "", path: str = "") -> None:
+                 details: dict[str, Any] | None = None, method: str = "", path: str = "",
+                 retry_after: float | None = None) -> None:
         super().__init__(message)
+        #: Seconds the server asked us to wait (Retry-After on 429 and 503), if it did.
+        self.retry_after = retry_after
         self.message = message
         self.status = status or type(self).status
         self.reason = reason
@@ -84,7 +87,7 @@ class ServerError(KubeError):
 
 
 class Unavailable(KubeError):
-    """The API server could not be reached at all."""
+    """The API server could not be reached, broke the connection, or answered 503."""
 
     status = 503
 
@@ -95,8 +98,16 @@ _BY_STATUS: dict[int, type[KubeError]] = {
 }
 
 
-def from_response(status: int, body: bytes | str, *, method: str = "", path: str = ""
-                  ) -> KubeError:
+def _seconds(header: str | None) -> float | None:
+    """Retry-After in its delay-seconds form (the API server never sends an HTTP date)."""
+    try:
+        return max(0.0, float(header)) if header else None
+    except ValueError:
+        return None
+
+
+def from_response(status: int, body: bytes | str, *, method: str = "", path: str = "",
+                  retry_after: str | None = None) -> KubeError:
     """Map an HTTP error reply (usually a metav1.Status) to an exception."""
     text = body.decode(errors="replace") if isinstance(body, bytes) else body
     try:
@@ -110,10 +121,16 @@ def from_response(status: int, body: bytes | str, *, method: str = "", path: str
     cls: type[KubeError]
     if status == 409 and reason == "AlreadyExists":
         cls = AlreadyExists
+    elif status == 503:
+        cls = Unavailable  # the server is up but not serving yet (starting, shutting down)
     else:
         cls = _BY_STATUS.get(status, ServerError)
-    return cls(message, status=status, reason=reason, details=doc.get("details"),
-               method=method, path=path)
+    details = doc.get("details") if isinstance(doc.get("details"), dict) else None
+    wait = _seconds(retry_after)
+    if wait is None and details is not None:
+        wait = _seconds(str(details.get("retryAfterSeconds") or ""))
+    return cls(message, status=status, reason=reason, details=details,
+               method=method, path=path, retry_after=wait)
 
 
 class ReconcileError(Exception):

@@ -100,34 +100,64 @@ class LeaderElector:
         except errors.KubeError as e:
             log.info("releasing lease: %s", e)
 
+    async def _attempt(self, budget: float) -> bool:
+        """One try_acquire_or_renew that gives up after `budget` seconds.
+
+        A request to an API server that is restarting can hang for the client's whole
+        timeout; a leader must notice that it is past its renew deadline before a
+        standby may take the Lease over, so no attempt may outlast the deadline.
+        """
+        try:
+            async with asyncio.timeout(max(budget, 0.1)):
+                return await self.try_acquire_or_renew()
+        except TimeoutError as e:
+            raise errors.Unavailable(f"no answer within {budget:.1f}s", method="PUT",
+                                     path=f"leases/{self.cfg.name}") from e
+
     async def run(self, lead: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        """Wait for the Lease, run `lead` while holding it; return when leadership is lost."""
+        """Wait for the Lease, run `lead` while holding it; return when leadership is lost.
+
+        The caller should then exit (client-go's leaders do): `lead` is cancelled at the
+        renew deadline, before the Lease can expire for anyone else, so two processes
+        never lead at once; the fresh process campaigns again.
+        """
+        loop = asyncio.get_running_loop()
+        failing = False
         while True:
             try:
-                if await self.try_acquire_or_renew():
+                if await self._attempt(self.cfg.renew_deadline):
                     break
+                failing = False
             except errors.KubeError as e:
-                log.info("lease %s: %s", self.cfg.name, e)
+                if not failing:
+                    log.info("lease %s: %s; retrying every %.0fs", self.cfg.name, e,
+                             self.cfg.retry_period)
+                failing = True
             await asyncio.sleep(self.cfg.retry_period)
         log.info("%s became leader of %s/%s", self.cfg.identity, self.cfg.namespace,
                  self.cfg.name)
         self.leading.set()
         leader: asyncio.Task[None] = asyncio.create_task(lead())
+        last_renew = loop.time()
         try:
-            last_renew = asyncio.get_running_loop().time()
-            while not leader.done():
-                await asyncio.sleep(self.cfg.retry_period)
+            while True:
+                await asyncio.wait({leader}, timeout=self.cfg.retry_period)
+                if leader.done():
+                    if not leader.cancelled() and leader.exception() is not None:
+                        log.error("the leader's work failed", exc_info=leader.exception())
+                    return
+                budget = self.cfg.renew_deadline - (loop.time() - last_renew)
                 try:
-                    if await self.try_acquire_or_renew():
-                        last_renew = asyncio.get_running_loop().time()
+                    if await self._attempt(budget):
+                        last_renew = loop.time()
                         continue
                     log.error("lease %s taken by another holder", self.cfg.name)
                     return
                 except errors.KubeError as e:
-                    log.warning("renewing lease: %s", e)
-                if asyncio.get_running_loop().time() - last_renew > self.cfg.renew_deadline:
-                    log.error("could not renew lease %s in %.0fs", self.cfg.name,
-                              self.cfg.renew_deadline)
+                    log.warning("renewing lease %s: %s", self.cfg.name, e)
+                if loop.time() - last_renew >= self.cfg.renew_deadline:
+                    log.error("could not renew lease %s in %.0fs; stepping down",
+                              self.cfg.name, self.cfg.renew_deadline)
                     return
         finally:
             self.leading.clear()

@@ -35,3 +35,19 @@ def test_non_json_body_keeps_the_text() -> None:
     err = errors.from_response(502, b"bad gateway")
     assert err.message == "bad gateway"
     assert isinstance(err, errors.ServerError)
+
+
+@pytest.mark.parametrize(("status", "header", "details", "expected_cls", "expected_wait"), [
+    (429, "3", None, errors.TooManyRequests, 3.0),
+    (503, None, {"retryAfterSeconds": 1}, errors.Unavailable, 1.0),
+    (503, "nonsense", None, errors.Unavailable, None),
+    (429, None, None, errors.TooManyRequests, None),
+])
+def test_throttling_and_starting_servers_say_how_long_to_wait(
+        status: int, header: str | None, details: dict[str, int] | None,
+        expected_cls: type[errors.KubeError], expected_wait: float | None) -> None:
+    body = json.dumps({"kind": "Status", "code": status, "message": "wait",
+                       **({"details": details} if details else {})})
+    err = errors.from_response(status, body, retry_after=header)
+    assert type(err) is expected_cls
+    assert err.retry_after == expected_wait
