@@ -10,6 +10,7 @@ from virtkube.api.base import KubeVirtModel, OpenModel
 from virtkube.api.conditions import Condition, ConditionStatus, find_condition, is_true
 from virtkube.api.errors import FieldError, field_errors, field_path
 from virtkube.api.kind import KubeVirtObject, PrinterColumn
+from virtkube.api.kubevirt import KubeVirt
 from virtkube.api.meta import ObjectMeta, OwnerReference, timestamp
 from virtkube.api.migration import (
     MigrationPhase,
@@ -38,6 +39,7 @@ KINDS: tuple[type[KubeVirtObject], ...] = (
     VirtualMachineInstance,
     VirtualMachine,
     VirtualMachineInstanceMigration,
+    KubeVirt,
 )
 
 __all__ = [
@@ -45,6 +47,7 @@ __all__ = [
     "Condition",
     "ConditionStatus",
     "FieldError",
+    "KubeVirt",
     "KubeVirtModel",
     "KubeVirtObject",
     "MigrationPhase",

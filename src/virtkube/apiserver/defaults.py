@@ -46,7 +46,11 @@ VMI_NAME_LABEL = "kubevirt.io/vmi-name"
 
 @dataclass(frozen=True)
 class DefaultsConfig:
-    """The cluster-wide settings KubeVirt keeps in its KubeVirt CR."""
+    """The cluster-wide settings KubeVirt keeps in its KubeVirt CR.
+
+    virt-api takes these from its flags; the feature gates it reads from the KubeVirt
+    CR itself (clusterconfig.py), as they change while it runs.
+    """
 
     #: `spec.configuration.machineType` / the amd64 default.
     machine_type: str = "q35"

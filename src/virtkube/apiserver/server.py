@@ -22,6 +22,7 @@ from pathlib import Path
 from aiohttp import web
 
 from virtkube.apiserver import certs, defaults, frontproxy, registration, subresources, webhooks
+from virtkube.apiserver.clusterconfig import ClusterConfig
 from virtkube.apiserver.handlerclient import HandlerClient
 from virtkube.kube import errors
 from virtkube.kube.client import Client, Obj
@@ -48,7 +49,7 @@ class Options:
     defaults: defaults.DefaultsConfig = field(default_factory=defaults.DefaultsConfig)
 
 
-def lookups(client: Client) -> webhooks.Lookups:
+def lookups(client: Client, config: ClusterConfig | None = None) -> webhooks.Lookups:
     async def get_vmi(namespace: str, name: str) -> Obj | None:
         try:
             return await client.get(VMIS, name, namespace)
@@ -61,14 +62,16 @@ def lookups(client: Client) -> webhooks.Lookups:
         return [m["metadata"]["name"] for m in found.get("items") or []
                 if (m.get("status") or {}).get("phase") not in FINAL_MIGRATION_PHASES]
 
-    return webhooks.Lookups(get_vmi=get_vmi, migrations_in_flight=in_flight)
+    return webhooks.Lookups(get_vmi=get_vmi, migrations_in_flight=in_flight,
+                            feature_gates=config.feature_gates if config else webhooks.no_gates)
 
 
 def make_app(*, client: Client, cfg: defaults.DefaultsConfig, handlers: HandlerClient,
-             auth: frontproxy.RequestHeaderConfig | None) -> web.Application:
+             auth: frontproxy.RequestHeaderConfig | None,
+             config: ClusterConfig | None = None) -> web.Application:
     app = web.Application(middlewares=[subresources.authenticate], client_max_size=8 << 20)
     app["ctx"] = subresources.Context(client=client, handlers=handlers, auth=auth)
-    found = lookups(client)
+    found = lookups(client, config)
 
     async def admission(request: web.Request) -> web.Response:
         answer = await webhooks.review(request.path, await request.read(), cfg, found)
@@ -164,7 +167,11 @@ async def serve(opts: Options) -> int:
         tls = await prepare_tls(client, opts)
         auth = await _auth_config(client)
         handlers = HandlerClient(handler_context(tls))
-        app = make_app(client=client, cfg=opts.defaults, handlers=handlers, auth=auth)
+        # The KubeVirt CR's feature gates, cached before the webhooks take requests.
+        config = ClusterConfig(client, opts.namespace)
+        informer = await config.start()
+        app = make_app(client=client, cfg=opts.defaults, handlers=handlers, auth=auth,
+                       config=config)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         sslctx = serving_context(tls, auth)
@@ -190,6 +197,9 @@ async def serve(opts: Options) -> int:
                     await unregister(client, opts.namespace)
             await runner.cleanup()
             await handlers.close()
+            informer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await informer
     return 0
 
 

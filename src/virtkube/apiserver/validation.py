@@ -6,7 +6,8 @@ admits. The order of work is KubeVirt's: the schema first (the pydantic models,
 which name unknown and mistyped fields), and only when the object parses the
 semantic rules (checks/*) and the fields virtkube does not run (checks/supported).
 
-No I/O: a migration's VMI is looked up by the caller and passed in.
+No I/O: a migration's VMI is looked up by the caller and passed in, and so are the
+cluster's feature gates (`gates`, from its KubeVirt CR; none by default).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from virtkube.api import VirtualMachine, VirtualMachineInstance, VirtualMachineI
 from virtkube.api.kind import KubeVirtObject
 from virtkube.apiserver.causes import Cause, from_validation_error
 from virtkube.apiserver.checks import compute, network, storage, supported
+from virtkube.apiserver.featuregates import Gates
 
 Obj = dict[str, Any]
 
@@ -37,15 +39,15 @@ def schema_causes(kind: type[KubeVirtObject], obj: Obj) -> list[Cause]:
     return []
 
 
-def vmi_spec_causes(spec: Obj, base: str = "spec") -> list[Cause]:
+def vmi_spec_causes(spec: Obj, base: str = "spec", gates: Gates = frozenset()) -> list[Cause]:
     """The semantic rules and unsupported fields of a VMI spec that parsed."""
-    return (storage.check(spec, base) + network.check(spec, base)
+    return (storage.check(spec, base, gates) + network.check(spec, base)
             + compute.check_spec(spec, base) + supported.check_vmi_spec(spec, base))
 
 
-def validate_vmi_create(vmi: Obj) -> list[Cause]:
+def validate_vmi_create(vmi: Obj, gates: Gates = frozenset()) -> list[Cause]:
     causes = schema_causes(VirtualMachineInstance, vmi)
-    return causes or vmi_spec_causes(vmi["spec"])
+    return causes or vmi_spec_causes(vmi["spec"], gates=gates)
 
 
 def _diff_paths(old: Any, new: Any, path: str) -> list[str]:
@@ -85,7 +87,7 @@ def validate_vmi_update(old: Obj, new: Obj) -> list[Cause]:
     return causes
 
 
-def validate_vm(vm: Obj, old: Obj | None = None) -> list[Cause]:
+def validate_vm(vm: Obj, old: Obj | None = None, gates: Gates = frozenset()) -> list[Cause]:
     """KubeVirt's vms-admitter (create and update alike), with the template as a VMI spec."""
     causes = schema_causes(VirtualMachine, vm)
     if causes:
@@ -105,7 +107,7 @@ def validate_vm(vm: Obj, old: Obj | None = None) -> list[Cause]:
         causes.append(Cause("spec.template.spec", "missing virtual machine instance template "
                                                   "spec", "FieldValueRequired"))
     else:
-        causes += vmi_spec_causes(tspec, "spec.template.spec")
+        causes += vmi_spec_causes(tspec, "spec.template.spec", gates)
     return causes
 
 

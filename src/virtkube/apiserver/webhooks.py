@@ -20,12 +20,18 @@ from typing import Any
 from virtkube.api import VirtualMachine, VirtualMachineInstance, VirtualMachineInstanceMigration
 from virtkube.apiserver import defaults, jsonpatch, validation
 from virtkube.apiserver.causes import Cause, status
+from virtkube.apiserver.featuregates import Gates
 
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 VMIGetter = Callable[[str, str], Awaitable[Obj | None]]
 MigrationLister = Callable[[str, str], Awaitable[list[str]]]
+GatesReader = Callable[[], Gates]
+
+
+def no_gates() -> Gates:
+    return frozenset()
 
 VMS, VMIS, VMIMS = ("virtualmachines", "virtualmachineinstances",
                     "virtualmachineinstancemigrations")
@@ -36,10 +42,12 @@ VALIDATE = {f"/validate-{r}": r for r in (VMS, VMIS, VMIMS)}
 
 @dataclass(frozen=True)
 class Lookups:
-    """What the migration admitter must read from the cluster (the server wires the client)."""
+    """What the admitters read from the cluster (the server wires the client and caches)."""
 
     get_vmi: VMIGetter
     migrations_in_flight: MigrationLister
+    #: The feature gates of the cluster's KubeVirt CR, read on every request.
+    feature_gates: GatesReader = no_gates
 
 
 class BadReview(ValueError):
@@ -134,9 +142,9 @@ async def validate(resource: str, request: Obj, lookups: Lookups) -> Obj:
     operation = request.get("operation")
     if resource == VMIS:
         causes = (validation.validate_vmi_update(old, obj) if operation == "UPDATE" and old
-                  else validation.validate_vmi_create(obj))
+                  else validation.validate_vmi_create(obj, lookups.feature_gates()))
     elif resource == VMS:
-        causes = validation.validate_vm(obj, old)
+        causes = validation.validate_vm(obj, old, lookups.feature_gates())
     elif resource == VMIMS:
         if operation == "UPDATE" and old is not None:
             causes = validation.validate_migration_update(old, obj)

@@ -3,6 +3,10 @@
 ACCEPT: admitted as is. REJECT: rejected, with exactly these field paths.
 NO_CRD: a kind virtkube does not serve yet; the API server itself refuses it
 ("no matches for kind"), admission never sees it.
+
+GATES: examples KubeVirt itself admits only with feature gates on (in the KubeVirt
+CR; all off by default): their verdict holds with these gates, and without them they
+are rejected at the field each gate guards.
 """
 
 from __future__ import annotations
@@ -32,4 +36,8 @@ VERDICTS: dict[str, tuple[Verdict, list[str]]] = {
     "vmi-pvc.yaml": ("ACCEPT", []),
     "vmi-replicaset-cirros.yaml": ("NO_CRD", []),
     "vmi-sata.yaml": ("ACCEPT", []),
+}
+
+GATES: dict[str, dict[str, list[str]]] = {
+    "vmi-host-disk.yaml": {"HostDisk": ["spec.volumes[0].hostDisk"]},
 }

@@ -11,7 +11,14 @@ from typing import Any
 
 from virtkube.api import QuantityError, parse_quantity, to_bytes
 from virtkube.apiserver.causes import Cause, unsupported
-from virtkube.apiserver.checks.names import Obj, dns_label_causes, duplicates, items
+from virtkube.apiserver.checks.names import (
+    Obj,
+    dns_label_causes,
+    duplicates,
+    image_causes,
+    items,
+    path_causes,
+)
 
 MIN_MEMORY = 1 << 20
 #: 4 TiB: more than any x86 guest with QEMU's default 40 physical address bits can map.
@@ -127,11 +134,15 @@ def _firmware_causes(domain: Obj, base: str) -> list[Cause]:
             causes.append(Cause(f"{path}.kernelBoot.kernelArgs",
                                 "kernel arguments cannot be provided without an external kernel "
                                 f"({path}.kernelBoot.container)"))
-        if isinstance(container, dict) and not (container.get("kernelPath")
-                                                or container.get("initrdPath")):
-            causes.append(Cause(f"{path}.kernelBoot.container",
-                                "must be defined with at least one of kernelPath and initrdPath",
-                                "FieldValueRequired"))
+        if isinstance(container, dict):
+            cpath = f"{path}.kernelBoot.container"
+            causes += image_causes(container.get("image"), f"{cpath}.image")
+            if not (container.get("kernelPath") or container.get("initrdPath")):
+                causes.append(Cause(cpath, "must be defined with at least one of kernelPath and "
+                                           "initrdPath", "FieldValueRequired"))
+            for key in ("kernelPath", "initrdPath"):
+                if container.get(key):
+                    causes += path_causes(str(container[key]), f"{cpath}.{key}")
     if firmware.get("uuid") is not None:
         import uuid
 

@@ -1,18 +1,21 @@
-"""Shared helpers of the rule modules: name formats and duplicate detection."""
+"""Shared helpers of the rule modules: name, path and image formats; duplicate detection.
+
+A user-given string that some process later turns into a path (a volume or disk
+name, a file inside an image, an image reference) is checked here against the
+grammar KubeVirt and containerd hold it to, so that it cannot mean `..`.
+"""
 
 from __future__ import annotations
 
-import re
+import posixpath
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from virtkube.api import imageref
+from virtkube.api.names import DNS1123_LABEL, DNS1123_LABEL_MAX
 from virtkube.apiserver.causes import Cause
 
 Obj = dict[str, Any]
-
-#: k8s.io/apimachinery IsDNS1123Label: what KubeVirt requires of network and volume names.
-DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-DNS1123_LABEL_MAX = 63
 
 
 def dns_label_causes(value: str, field: str) -> list[Cause]:
@@ -21,6 +24,26 @@ def dns_label_causes(value: str, field: str) -> list[Cause]:
     if not DNS1123_LABEL.match(value):
         return [Cause(field, f"{value!r} must be a DNS-1123 label: lower case alphanumeric "
                              "characters or '-', starting and ending with an alphanumeric")]
+    return []
+
+
+def image_causes(value: object, field: str) -> list[Cause]:
+    """An image reference by the OCI distribution grammar (what containerd would pull)."""
+    text = str(value or "").strip()
+    if not text:
+        return [Cause(field, "must not be empty", "FieldValueRequired")]
+    why = imageref.problem(str(value))
+    return [Cause(field, f"{value!r} is not a valid image reference: {why}")] if why else []
+
+
+def path_causes(value: str, field: str) -> list[Cause]:
+    """KubeVirt's ValidatePath: an absolute path to a file, not /, without `.`/`..`/`//`."""
+    if value == "/":
+        return [Cause(field, f"{field} must not point to root")]
+    cleaned = "/" + posixpath.normpath("/" + value).lstrip("/")  # Go's filepath.Join("/", p)
+    if cleaned != value.removesuffix("/"):
+        return [Cause(field, f"{field} must be an absolute path to a file without relative "
+                             "components")]
     return []
 
 

@@ -3,13 +3,29 @@
 KubeVirt's rules (vmi-create-admitter, validateDisks / validateVolumes), plus the
 limits of the q35 machine virtkube runs: six SATA ports on its AHCI
 controller, no CD-ROM on virtio-blk, boot orders unique and positive.
+
+Every name here ends up in a path on a node (vmi-disks/<volume>/, an image in the
+store, a file inside the image, the node's own file for hostDisk), so each is
+held to its grammar: DNS labels for disk and volume names, KubeVirt's serial
+characters, OCI image references, clean absolute paths; and hostDisk, which
+reaches the node's files, only behind KubeVirt's HostDisk feature gate.
 """
 
 from __future__ import annotations
 
+import re
+
 from virtkube.api import QuantityError, to_bytes
 from virtkube.apiserver.causes import Cause
-from virtkube.apiserver.checks.names import Obj, dns_label_causes, duplicates, items
+from virtkube.apiserver.checks.names import (
+    Obj,
+    dns_label_causes,
+    duplicates,
+    image_causes,
+    items,
+    path_causes,
+)
+from virtkube.apiserver.featuregates import HOST_DISK, Gates
 
 #: The q35 ICH9 AHCI controller has six ports.
 SATA_PORTS = 6
@@ -22,6 +38,9 @@ _SOURCES = (
     "downwardAPI", "serviceAccount", "downwardMetrics", "memoryDump",
 )  # fmt: skip
 _TARGETS = ("disk", "cdrom", "lun")
+#: KubeVirt's validateSerialNumValue / validateSerialNumLength (maxStrLen).
+SERIAL = re.compile(r"^[A-Za-z0-9_.+-]+$")
+SERIAL_MAX = 256
 
 
 def _disk_causes(disks: list[Obj], volumes: set[str], base: str) -> list[Cause]:
@@ -29,6 +48,8 @@ def _disk_causes(disks: list[Obj], volumes: set[str], base: str) -> list[Cause]:
     sata = 0
     for i, disk in enumerate(disks):
         path = f"{base}[{i}]"
+        # validateDiskNameAsContainerName: a disk name becomes a container and a path name.
+        causes += dns_label_causes(str(disk["name"]), f"{path}.name")
         if disk["name"] not in volumes:
             causes.append(Cause(f"{path}.name",
                                 f"no volume named {disk['name']!r} (every disk needs a volume)",
@@ -58,10 +79,23 @@ def _disk_causes(disks: list[Obj], volumes: set[str], base: str) -> list[Cause]:
                                 "a dedicated IO thread is only available on the virtio bus"))
         if disk.get("io") == "native" and disk.get("cache") not in (None, "none"):
             causes.append(Cause(f"{path}.io", "io native needs cache none"))
+        causes += _serial_causes(disk.get("serial"), path)
     return causes
 
 
-def _volume_causes(volumes: list[Obj], base: str) -> list[Cause]:
+def _serial_causes(serial: object, path: str) -> list[Cause]:
+    if not serial:
+        return []
+    if not SERIAL.match(str(serial)):
+        return [Cause(f"{path}.serial", f"{path} must be made up of the following characters "
+                                        "[A-Za-z0-9_.+-], if specified")]
+    if len(str(serial)) > SERIAL_MAX:
+        return [Cause(f"{path}.serial", f"{path} must be less than or equal to {SERIAL_MAX} in "
+                                        "length, if specified")]
+    return []
+
+
+def _volume_causes(volumes: list[Obj], base: str, gates: Gates) -> list[Cause]:
     causes = list(duplicates(((i, str(v["name"])) for i, v in enumerate(volumes)), base,
                              "volume"))
     for i, volume in enumerate(volumes):
@@ -77,22 +111,39 @@ def _volume_causes(volumes: list[Obj], base: str) -> list[Cause]:
             causes += _positive(empty.get("capacity"), f"{path}.emptyDisk.capacity")
         host = volume.get("hostDisk")
         if isinstance(host, dict):
-            if not str(host.get("path") or "").startswith("/"):
-                causes.append(Cause(f"{path}.hostDisk.path", "must be an absolute path"))
-            if host.get("type") == "DiskOrCreate" and host.get("capacity") is None:
-                causes.append(Cause(f"{path}.hostDisk.capacity",
-                                    "is required for hostDisk of type DiskOrCreate",
-                                    "FieldValueRequired"))
-            elif host.get("capacity") is not None:
-                causes += _positive(host["capacity"], f"{path}.hostDisk.capacity")
+            causes += _host_disk_causes(host, f"{path}.hostDisk", gates)
         cd = volume.get("containerDisk")
-        if isinstance(cd, dict) and not str(cd.get("image") or "").strip():
-            causes.append(Cause(f"{path}.containerDisk.image", "must not be empty",
-                                "FieldValueRequired"))
+        if isinstance(cd, dict):
+            causes += image_causes(cd.get("image"), f"{path}.containerDisk.image")
+            if cd.get("path"):
+                causes += path_causes(str(cd["path"]), f"{path}.containerDisk.path")
         for kind in ("cloudInitNoCloud", "cloudInitConfigDrive"):
             ci = volume.get(kind)
             if isinstance(ci, dict):
                 causes += _cloud_init(ci, f"{path}.{kind}")
+    return causes
+
+
+def _host_disk_causes(host: Obj, path: str, gates: Gates) -> list[Cause]:
+    """KubeVirt's hostDisk rules, and a clean absolute path: the launcher pod mounts the
+    file's folder, and the launcher opens that one file there."""
+    causes = []
+    if HOST_DISK not in gates:
+        # KubeVirt's words; the field names the hostDisk itself (KubeVirt: the volume).
+        causes.append(Cause(path, f"{HOST_DISK} feature gate is not enabled"))
+    file = str(host.get("path") or "")
+    if not file:
+        causes.append(Cause(f"{path}.path", f"{path}.path is required for hostDisk volume",
+                            "FieldValueNotFound"))
+    else:
+        causes += path_causes(file, f"{path}.path")
+        if file.endswith("/") and file != "/":
+            causes.append(Cause(f"{path}.path", "must name a file, not a folder"))
+    if host.get("type") == "DiskOrCreate" and host.get("capacity") is None:
+        causes.append(Cause(f"{path}.capacity", "is required for hostDisk of type DiskOrCreate",
+                            "FieldValueRequired"))
+    elif host.get("capacity") is not None:
+        causes += _positive(host["capacity"], f"{path}.capacity")
     return causes
 
 
@@ -136,10 +187,11 @@ def _positive(value: object, field: str) -> list[Cause]:
     return [Cause(field, f"must be a positive quantity, got {value!r}")]
 
 
-def check(spec: Obj, base: str = "spec") -> list[Cause]:
+def check(spec: Obj, base: str = "spec", gates: Gates = frozenset()) -> list[Cause]:
+    """Disks and volumes of a VMI spec at `base`; `gates`: the cluster's feature gates."""
     disks = items(spec, "domain", "devices", "disks")
     volumes = items(spec, "volumes")
     causes = _disk_causes(disks, {str(v["name"]) for v in volumes},
                           f"{base}.domain.devices.disks")
-    causes += _volume_causes(volumes, f"{base}.volumes")
+    causes += _volume_causes(volumes, f"{base}.volumes", gates)
     return causes
