@@ -90,6 +90,15 @@ class Disk(KubeVirtModel):
     """What to do on an IO error (default stop)."""
     changed_block_tracking: bool | None = None
 
+    def is_read_only(self) -> bool:
+        """Whether the guest gets this disk read-only: a CD-ROM unless `readonly: false`,
+        a disk or LUN only with `readonly: true`. The launcher pod mounts a volume only
+        such disks use read-only, and QEMU opens it read-only."""
+        if self.cdrom is not None:
+            return self.cdrom.readonly is not False
+        target = self.disk or self.lun
+        return bool(target and target.readonly)
+
 
 class WatchdogAction(KubeVirtModel):
     action: Literal["poweroff", "reset", "shutdown"] | None = None

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from virtkube.api import VirtualMachineInstance, to_bytes
+from virtkube.api.devices import Disk
 from virtkube.api.volumes import Volume
 from virtkube.controller.options import LauncherOptions
 from virtkube.controller.overhead import overhead_bytes
@@ -74,10 +75,28 @@ def _resources(vmi: VirtualMachineInstance, opts: LauncherOptions) -> Obj:
     return out
 
 
-def _volume_mounts(volumes: list[Volume]) -> tuple[list[Obj], list[Obj]]:
+def _host_disk(name: str, volume: Volume, read_only: bool) -> tuple[Obj, Obj]:
+    """KubeVirt's hostDisk: the folder of the file as a hostPath volume, mounted at
+    vmi-disks/<volume>/, where the launcher opens the file by its name and nothing else
+    of the host. Type Directory for Disk (the file must be there), DirectoryOrCreate for
+    DiskOrCreate; read-only when every disk using it is."""
+    assert volume.host_disk is not None
+    hd = volume.host_disk
+    folder = hd.path.rsplit("/", 1)[0] or "/"
+    kind = "Directory" if hd.type == "Disk" else "DirectoryOrCreate"
+    mount: Obj = {"name": name, "mountPath": f"{DISKS_DIR}/{volume.name}"}
+    if read_only:
+        mount["readOnly"] = True
+    return {"name": name, "hostPath": {"path": folder, "type": kind}}, mount
+
+
+def _volume_mounts(volumes: list[Volume], disks: list[Disk]) -> tuple[list[Obj], list[Obj]]:
     """Pod volumes and mounts for the VMI volumes that need one."""
     pod_volumes: list[Obj] = []
     mounts: list[Obj] = []
+    users: dict[str, list[Disk]] = {}
+    for d in disks:
+        users.setdefault(d.name, []).append(d)
     for v in volumes:
         name = f"vol-{v.name}"
         if v.persistent_volume_claim is not None:
@@ -95,10 +114,11 @@ def _volume_mounts(volumes: list[Volume]) -> tuple[list[Obj], list[Obj]]:
             mounts.append({"name": name, "mountPath": f"{DISKS_DIR}/{v.name}",
                            "readOnly": True})
         elif v.host_disk is not None:
-            directory = v.host_disk.path.rsplit("/", 1)[0] or "/"
-            pod_volumes.append({"name": name, "hostPath": {"path": directory,
-                                                           "type": "DirectoryOrCreate"}})
-            mounts.append({"name": name, "mountPath": directory})
+            using = users.get(v.name, [])
+            volume, mount = _host_disk(name, v, bool(using) and all(
+                d.is_read_only() for d in using))
+            pod_volumes.append(volume)
+            mounts.append(mount)
         elif v.config_map is not None:
             pod_volumes.append({"name": name, "configMap": {"name": v.config_map.name}})
             mounts.append({"name": name, "mountPath": f"{PRIVATE_DIR}/config-map/{v.name}",
@@ -143,7 +163,8 @@ def launcher_pod(vmi: VirtualMachineInstance, opts: LauncherOptions) -> Obj:
     labels = {**(meta.labels or {}), APP_LABEL: "virt-launcher",
               CREATED_BY_LABEL: meta.uid, "vm.kubevirt.io/name": meta.name}
     labels.pop(NODE_NAME_LABEL, None)
-    pod_volumes, mounts = _volume_mounts(list(spec.volumes or []))
+    pod_volumes, mounts = _volume_mounts(list(spec.volumes or []),
+                                         list(spec.domain.devices.disks or []))
     uid_dir = f"{opts.sockets_host_dir}/{meta.uid}"
     pod_volumes = [
         {"name": "private", "emptyDir": {}},

@@ -14,11 +14,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from virtkube.api.vmi import VirtualMachineInstance
 from virtkube.api.volumes import CloudInitSource
+from virtkube.launcher import safepath
 from virtkube.launcher.errors import VolumeError
 
 NOCLOUD_LABEL = "cidata"
@@ -91,9 +93,8 @@ def _one_of(
             raise VolumeError(volume, f"{what}Base64 is not valid base64") from e
     if secret is not None:
         for key in keys:
-            candidate = secret_dir / key
-            if candidate.is_file():
-                return candidate.read_bytes()
+            if os.path.lexists(secret_dir / key):
+                return safepath.read_inside(secret_dir, key, what=f"secret {secret!r} key")
         raise VolumeError(
             volume, f"secret {secret!r} has none of the keys {keys} (looked in {secret_dir})"
         )

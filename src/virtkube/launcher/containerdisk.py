@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from virtkube.api import imageref
+from virtkube.launcher import safepath
 from virtkube.launcher.errors import ContainerDiskError
 
 #: The OCI annotation that carries a tag inside index.json.
@@ -49,18 +51,13 @@ class ImageRef:
 
     @classmethod
     def parse(cls, image: str) -> ImageRef:
-        rest, _, digest = image.partition("@")
-        name, tag = rest, "latest"
-        last = rest.rsplit("/", 1)[-1]
-        if ":" in last:
-            name, _, tag = rest.rpartition(":")
-        registry: str | None = None
-        first, sep, remainder = name.partition("/")
-        if sep and ("." in first or ":" in first or first == "localhost"):
-            registry, name = first, remainder
-        if not name:
-            raise ContainerDiskError(f"image {image!r}: no repository in the reference")
-        return cls(registry=registry, repository=name, tag=tag, digest=digest or None)
+        """virt-api's grammar (virtkube.api.imageref): a name that is no reference is refused."""
+        try:
+            ref = imageref.parse(image)
+        except imageref.ReferenceError as e:
+            raise ContainerDiskError(f"image {image!r}: {e}") from e
+        return cls(registry=ref.domain, repository=ref.path, tag=ref.tag or "latest",
+                   digest=ref.digest)
 
 
 def default_cache_dir() -> Path:
@@ -76,10 +73,11 @@ def resolve(image: str, store: Path, *, cache: Path | None = None, path: str | N
     `path` is KubeVirt's `containerDisk.path`; without it the single file under
     /disk/ is the disk.
     """
-    layout = _layout_dir(ImageRef.parse(image), store, image)
-    layers = _layers(layout, ImageRef.parse(image), image)
+    ref = ImageRef.parse(image)
+    layout = _layout_dir(ref, store, image)
+    layers = _layers(layout, ref, image)
     if path is not None:
-        return _extract(layout, layers, PurePosixPath(path), cache, image)
+        return _extract(layout, layers, _wanted(path, image), cache, image)
     return _extract_disk(layout, layers, cache, image)
 
 
@@ -87,22 +85,36 @@ def extract_file(image: str, store: Path, member: str, *, cache: Path | None = N
     """One file of `image` (e.g. kernelBoot's /boot/vmlinux), extracted once into `cache`."""
     ref = ImageRef.parse(image)
     layout = _layout_dir(ref, store, image)
-    return _extract(layout, _layers(layout, ref, image), PurePosixPath(member), cache, image)
+    return _extract(layout, _layers(layout, ref, image), _wanted(member, image), cache, image)
+
+
+def _wanted(path: str, image: str) -> PurePosixPath:
+    """A file the VMI names inside the image (containerDisk.path, kernelPath), from its root."""
+    try:
+        rel = safepath.relative_name(path.lstrip("/"), "file")
+    except safepath.PathEscapeError as e:
+        raise ContainerDiskError(f"image {image!r}: {e}") from e
+    return PurePosixPath("/", *rel.parts)
 
 
 def _layout_dir(ref: ImageRef, store: Path, image: str) -> Path:
-    candidates = [store / ref.repository]
+    names = [ref.repository]
     if ref.registry:
-        candidates.insert(0, store / ref.registry / ref.repository)
-    for candidate in candidates:
+        names.insert(0, f"{ref.registry}/{ref.repository}")
+    tried = []
+    for name in names:
+        candidate = safepath.resolve_inside(store, name, what=f"image {image!r}: repository")
         if (candidate / "index.json").is_file():
             return candidate
-    tried = ", ".join(str(c) for c in candidates)
-    raise ContainerDiskError(f"image {image!r}: not in the OCI image store (looked in {tried})")
+        tried.append(str(candidate))
+    raise ContainerDiskError(
+        f"image {image!r}: not in the OCI image store (looked in {', '.join(tried)})"
+    )
 
 
 def _read_json(layout: Path, digest: str, image: str) -> dict[str, Any]:
     blob = _blob(layout, digest, image)
+    _verify(blob, digest, image)
     try:
         data: dict[str, Any] = json.loads(blob.read_bytes())
     except (OSError, ValueError) as e:
@@ -110,9 +122,13 @@ def _read_json(layout: Path, digest: str, image: str) -> dict[str, Any]:
     return data
 
 
-def _blob(layout: Path, digest: str, image: str) -> Path:
+def _blob(layout: Path, digest: object, image: str) -> Path:
+    """blobs/<algorithm>/<hex> of a digest from index.json or a manifest, inside blobs/."""
+    if not isinstance(digest, str) or not imageref.DIGEST_RE.fullmatch(digest):
+        raise ContainerDiskError(f"image {image!r}: {digest!r} is not a digest (algorithm:hex)")
     algo, _, hexdigest = digest.partition(":")
-    blob = layout / "blobs" / algo / hexdigest
+    blob = safepath.resolve_inside(layout / "blobs", f"{algo}/{hexdigest}",
+                                   what=f"image {image!r}: blob")
     if not blob.is_file():
         raise ContainerDiskError(f"image {image!r}: missing blob {digest}")
     return blob
@@ -151,8 +167,26 @@ def _layers(layout: Path, ref: ImageRef, image: str) -> list[dict[str, Any]]:
     return layers
 
 
-def _norm(name: str) -> PurePosixPath:
-    return PurePosixPath("/" + name.lstrip("./").lstrip("/"))
+def _member_path(member: tarfile.TarInfo, image: str) -> PurePosixPath:
+    """A layer member's path from the image root; a name that leaves the root is refused.
+
+    Layer members are relative (`disk/d.img`, `./boot/vmlinuz`); an absolute one or one
+    with `..` would put the file elsewhere when unpacked, so the image is not used.
+    """
+    rel = PurePosixPath(member.name)
+    if rel.is_absolute() or ".." in rel.parts:
+        raise ContainerDiskError(f"image {image!r}: layer member {member.name!r} leaves the "
+                                 "image root (absolute or with '..'); refused")
+    return PurePosixPath("/", *rel.parts)
+
+
+def _regular(member: tarfile.TarInfo, wanted: PurePosixPath, image: str) -> None:
+    if member.issym() or member.islnk():
+        kind = "a symbolic link" if member.issym() else "a hard link"
+        raise ContainerDiskError(f"image {image!r}: {wanted} is {kind} (to "
+                                 f"{member.linkname!r}), not a regular file; refused")
+    if not member.isfile():
+        raise ContainerDiskError(f"image {image!r}: {wanted} is not a regular file")
 
 
 def _extract_disk(
@@ -160,29 +194,27 @@ def _extract_disk(
 ) -> Path:
     for layer in reversed(layers):
         with tarfile.open(_blob(layout, layer["digest"], image)) as tar:
-            disks = [
-                m.name
-                for m in tar.getmembers()
-                if m.isfile() and _norm(m.name).parent == PurePosixPath("/" + DISK_DIR)
-            ]
+            members = [(m, _member_path(m, image)) for m in tar.getmembers()]
+        # Links count too: one under /disk/ is refused by _extract, not skipped.
+        disks = [path for m, path in members
+                 if not m.isdir() and path.parent == PurePosixPath("/" + DISK_DIR)]
         if len(disks) > 1:
             raise ContainerDiskError(
                 f"image {image!r}: several files under /{DISK_DIR}/ ({sorted(disks)}); "
                 "set containerDisk.path"
             )
         if disks:
-            return _extract(layout, [layer], _norm(disks[0]), cache, image)
+            return _extract(layout, [layer], disks[0], cache, image)
     raise ContainerDiskError(f"image {image!r}: no file under /{DISK_DIR}/")
 
 
 def _extract(
     layout: Path,
     layers: list[dict[str, Any]],
-    member: PurePosixPath,
+    wanted: PurePosixPath,
     cache: Path | None,
     image: str,
 ) -> Path:
-    wanted = _norm(str(member))
     cache = cache or default_cache_dir()
     for layer in reversed(layers):
         digest: str = layer["digest"]
@@ -192,11 +224,11 @@ def _extract(
             return target
         blob = _blob(layout, digest, image)
         with tarfile.open(blob) as tar:
-            info = next((m for m in tar.getmembers() if _norm(m.name) == wanted), None)
+            found = [m for m in tar.getmembers() if _member_path(m, image) == wanted]
+            info = found[-1] if found else None  # the last entry of a name wins when unpacked
             if info is None:
                 continue
-            if not info.isfile():
-                raise ContainerDiskError(f"image {image!r}: {wanted} is not a regular file")
+            _regular(info, wanted, image)
             _verify(blob, digest, image)
             source = tar.extractfile(info)
             if source is None:

@@ -10,7 +10,7 @@ import json
 import os
 import subprocess
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from virtkube.launcher.errors import LauncherError
 
@@ -29,18 +29,39 @@ def _run(*args: str) -> str:
     return proc.stdout
 
 
+def _info(path: Path) -> dict[str, Any]:
+    return cast(dict[str, Any], json.loads(_run("info", "--output=json", "-U", str(path))))
+
+
 def image_format(path: Path) -> str:
     """The format qemu-img detects for `path` ("qcow2", "raw", ...)."""
-    info = json.loads(_run("info", "--output=json", "-U", str(path)))
+    return cast(str, _info(path)["format"])
+
+
+def standalone_format(path: Path) -> str:
+    """The format of an image that makes QEMU open no other file.
+
+    A qcow2 header can name a backing file or an external data file by any path
+    (`/etc/shadow`); QEMU would open that path too. An image from a container (a
+    containerDisk) must stand alone, as KubeVirt requires.
+    """
+    info = _info(path)
+    backing = info.get("backing-filename")
+    data_file = ((info.get("format-specific") or {}).get("data") or {}).get("data-file")
+    for what, other in (("a backing file", backing), ("an external data file", data_file)):
+        if other:
+            raise QemuImgError(f"{path} names {what} ({other!r}); refused: an image from a "
+                               "container must not open other files")
     return cast(str, info["format"])
 
 
 def create_overlay(base: Path, overlay: Path, *, base_format: str | None = None) -> None:
     """A fresh qcow2 overlay whose backing file is `base`, never written to.
 
-    Always recreated: an overlay is the ephemeral state of one VMI run.
+    Always recreated: an overlay is the ephemeral state of one VMI run. Without a
+    `base_format` the base's format is probed, and a base that opens other files refused.
     """
-    fmt = base_format or image_format(base)
+    fmt = base_format or standalone_format(base)
     overlay.unlink(missing_ok=True)
     _run("create", "-q", "-f", "qcow2", "-F", fmt, "-b", str(base.resolve()), str(overlay))
 

@@ -16,17 +16,21 @@ import os
 import shutil
 import stat
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
+from virtkube.api.names import is_dns_label
 from virtkube.api.quantity import to_bytes
 from virtkube.api.vmi import VirtualMachineInstance
 from virtkube.api.volumes import Volume
-from virtkube.launcher import cloudinit, containerdisk, qemuimg
+from virtkube.launcher import cloudinit, containerdisk, qemuimg, safepath
 from virtkube.launcher.domain.context import FirmwareFiles, KernelFiles, ResolvedVolume
 from virtkube.launcher.domain.firmware import secure_boot, uses_efi
 from virtkube.launcher.errors import LauncherError, VolumeError
 from virtkube.launcher.isofs import write_iso
 from virtkube.launcher.paths import HostOptions, RunPaths
+
+#: A filesystem PVC's disk in its mount (KubeVirt: a regular file, created when missing).
+DISK_IMG = "disk.img"
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,9 @@ def prepare(
     state.mkdir(parents=True, exist_ok=True)
     resolved: dict[str, ResolvedVolume] = {}
     for volume in vmi.spec.volumes or []:
+        if not is_dns_label(volume.name):
+            # Volume names become paths (vmi-disks/<name>/, state files): never `..` or `/`.
+            raise VolumeError(volume.name, "the name is not a DNS-1123 label; refused")
         try:
             resolved[volume.name] = _prepare_one(vmi, volume, state, host)
         except VolumeError:
@@ -106,7 +113,7 @@ def _prepare_one(
         qemuimg.create_qcow2(path, to_bytes(volume.empty_disk.capacity))
         return ResolvedVolume(path, "qcow2", direct_io=supports_direct_io(state))
     if volume.host_disk is not None:
-        return _host_disk(volume)
+        return _host_disk(volume, host)
     if volume.cloud_init_no_cloud is not None:
         data = cloudinit.load_source(name, volume.cloud_init_no_cloud, host.mounts_dir / "secret")
         files = cloudinit.nocloud_files(vmi, data)
@@ -138,19 +145,27 @@ def _pvc(
     read_only: bool,
     create: bool = True,
 ) -> ResolvedVolume:
+    """The PVC's disk: disk.img in its mount, else the block device the pod was given.
+
+    The mount is looked at first: on a node whose containers see the host's /dev, a
+    volume named like a host disk (`sda`) must not become that disk.
+    """
+    mount = host.mounts_dir / "vmi-disks" / name
+    if mount.is_dir():
+        image = mount / DISK_IMG
+        try:
+            safepath.regular_file(mount, DISK_IMG, what="PVC disk image")
+        except FileNotFoundError:
+            if not create or read_only:
+                raise VolumeError(name, f"{image} does not exist") from None
+            qemuimg.create_raw(image, _pvc_capacity(vmi, name, mount))
+        return ResolvedVolume(image, "raw", read_only=read_only,
+                              direct_io=supports_direct_io(image))
     device = host.block_dir / name
     with contextlib.suppress(OSError):
-        if stat.S_ISBLK(device.stat().st_mode):
+        if stat.S_ISBLK(os.lstat(device).st_mode):
             return ResolvedVolume(device, "raw", block=True, read_only=read_only)
-    mount = host.mounts_dir / "vmi-disks" / name
-    image = mount / "disk.img"
-    if not image.exists():
-        if not mount.is_dir():
-            raise VolumeError(name, f"PVC not mounted: neither {device} nor {mount} exists")
-        if not create or read_only:
-            raise VolumeError(name, f"{image} does not exist")
-        qemuimg.create_raw(image, _pvc_capacity(vmi, name, mount))
-    return ResolvedVolume(image, "raw", read_only=read_only, direct_io=supports_direct_io(image))
+    raise VolumeError(name, f"PVC not mounted: neither {device} nor {mount} exists")
 
 
 def _pvc_capacity(vmi: VirtualMachineInstance, name: str, mount: Path) -> int:
@@ -165,32 +180,48 @@ def _pvc_capacity(vmi: VirtualMachineInstance, name: str, mount: Path) -> int:
     return usage.free // (1 << 20) * (1 << 20)
 
 
-def _host_disk(volume: Volume) -> ResolvedVolume:
+def _host_disk(volume: Volume, host: HostOptions) -> ResolvedVolume:
+    """KubeVirt's layout: the pod mounts the folder of hostDisk.path (a hostPath volume) at
+    vmi-disks/<volume>/, and the disk is the file of that name there, nothing outside it."""
     assert volume.host_disk is not None
     hd = volume.host_disk
-    path = Path(hd.path)
+    mount = host.mounts_dir / "vmi-disks" / volume.name
+    if not mount.is_dir():
+        raise VolumeError(volume.name, f"hostDisk not mounted: the launcher pod mounts the "
+                                       f"folder of {hd.path} at {mount}, which is missing")
+    file_name = PurePosixPath(hd.path).name
+    path = safepath.resolve_inside(mount, file_name, what="hostDisk image")
     if not path.exists():
         if hd.type == "Disk":
-            raise VolumeError(volume.name, f"hostDisk {path} does not exist (type Disk)")
+            raise VolumeError(volume.name, f"hostDisk {hd.path} does not exist (type Disk)")
         if hd.capacity is None:
             raise VolumeError(volume.name, "hostDisk DiskOrCreate needs a capacity")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path = mount / safepath.relative_name(file_name, "hostDisk image")
         qemuimg.create_raw(path, to_bytes(hd.capacity))
-    block = stat.S_ISBLK(path.stat().st_mode)
-    return ResolvedVolume(path, "raw", block=block, direct_io=supports_direct_io(path))
+    mode = path.stat().st_mode
+    if not (stat.S_ISREG(mode) or stat.S_ISBLK(mode)):
+        raise VolumeError(volume.name, f"hostDisk {hd.path} is not a file or a block device")
+    return ResolvedVolume(path, "raw", block=stat.S_ISBLK(mode),
+                          direct_io=supports_direct_io(path))
 
 
 def _dir_files(name: str, folder: Path, *, optional: bool) -> dict[str, bytes]:
-    """A mounted ConfigMap/Secret: its keys (kubelet's `..data` links skipped)."""
+    """A mounted ConfigMap/Secret: its keys (kubelet's `..data` links skipped).
+
+    The kubelet makes each key a link into `..data/` of the same folder; a key that
+    leads outside the folder is refused, not read.
+    """
     if not folder.is_dir():
         if optional:
             return {}
         raise VolumeError(name, f"not mounted at {folder}")
-    return {
-        entry.name: entry.read_bytes()
-        for entry in sorted(folder.iterdir())
-        if not entry.name.startswith("..") and entry.is_file()
-    }
+    files = {}
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith(".."):
+            continue
+        if safepath.resolve_inside(folder, entry.name, what="key").is_file():
+            files[entry.name] = safepath.read_inside(folder, entry.name, what="key")
+    return files
 
 
 def _iso(state: Path, name: str, label: str, files: dict[str, bytes]) -> ResolvedVolume:

@@ -31,11 +31,14 @@ CASES: dict[str, dict[str, Any]] = {
         "hostname": "myhost",
     },
     "volumes": {
-        "domain": {"devices": {}, "memory": {"guest": "64Mi"}},
+        "domain": {"devices": {"disks": [{"name": "host-ro", "disk": {"readonly": True}}]},
+                   "memory": {"guest": "64Mi"}},
         "volumes": [
             {"name": "root", "containerDisk": {"image": "virtkube/tiny-guest:latest"}},
             {"name": "data", "persistentVolumeClaim": {"claimName": "data-pvc"}},
             {"name": "host", "hostDisk": {"path": "/var/data/disk.img", "type": "Disk"}},
+            {"name": "host-ro", "hostDisk": {"path": "/srv/img/ro.img", "type": "DiskOrCreate",
+                                             "capacity": "1Gi"}},
             {"name": "ci", "cloudInitNoCloud": {"secretRef": {"name": "userdata"}}},
             {"name": "cm", "configMap": {"name": "settings"}},
             {"name": "sec", "secret": {"secretName": "creds"}},
@@ -72,3 +75,35 @@ def test_pod_is_owned_by_its_vmi_and_carries_kubevirt_labels() -> None:
     assert meta["labels"]["app"] == "demo", "Services select VMIs by their labels"
     assert meta["ownerReferences"][0]["kind"] == "VirtualMachineInstance"
     assert meta["ownerReferences"][0]["controller"] is True
+
+
+def _host_disk_vmi(disk: dict[str, Any]) -> VirtualMachineInstance:
+    spec = {"domain": {"devices": {"disks": [{"name": "hd", **disk}]}, "memory": {"guest": "64Mi"}},
+            "volumes": [{"name": "hd", "hostDisk": {"path": "/etc/shadow", "type": "Disk"}}]}
+    return VirtualMachineInstance.model_validate(new_vmi(spec=spec))
+
+
+@pytest.mark.parametrize(("disk", "read_only"), [
+    ({"disk": {"bus": "sata"}}, False),
+    ({"disk": {"bus": "virtio", "readonly": True}}, True),
+    ({"cdrom": {"bus": "sata"}}, True),
+    ({"cdrom": {"bus": "sata", "readonly": False}}, False),
+])  # fmt: skip
+def test_a_host_disk_mounts_only_its_folder_and_honours_read_only(
+        disk: dict[str, Any], read_only: bool) -> None:
+    """Issue 20: the pod gets the folder of the file, at KubeVirt's vmi-disks/<volume>/."""
+    pod = launcher_pod(_host_disk_vmi(disk), OPTS)["spec"]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "vol-hd"]
+    (mount,) = [m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "vol-hd"]
+    assert volume["hostPath"] == {"path": "/etc", "type": "Directory"}
+    assert mount["mountPath"] == "/var/run/kubevirt-private/vmi-disks/hd"
+    assert mount.get("readOnly", False) is read_only
+
+
+def test_socket_paths_are_named_by_the_vmi_uid_never_its_name() -> None:
+    """Names the user picks never become host paths; the API server assigns the uid."""
+    vmi = VirtualMachineInstance.model_validate(new_vmi(spec=CASES["minimal"]))
+    pod = launcher_pod(vmi, OPTS)["spec"]
+    host_paths = [v["hostPath"]["path"] for v in pod["volumes"] if "hostPath" in v]
+    assert f"{OPTS.sockets_host_dir}/{vmi.metadata.uid}" in host_paths  # type: ignore[union-attr]
+    assert not [p for p in host_paths if vmi.metadata.name in p]  # type: ignore[operator]

@@ -22,7 +22,10 @@ def _blob(layout: Path, data: bytes) -> str:
     return f"sha256:{digest}"
 
 
-def make_image(store: Path, repo: str, tag: str, files: dict[str, bytes]) -> Path:
+def make_image(store: Path, repo: str, tag: str, files: dict[str, bytes],
+               symlinks: dict[str, str] | None = None) -> Path:
+    """An OCI layout at store/repo: one gzip layer of `files` (member name: content) and
+    `symlinks` (member name: link target), tagged `tag`."""
     layout = store / repo
     layout.mkdir(parents=True)
     (layout / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
@@ -32,6 +35,10 @@ def make_image(store: Path, repo: str, tag: str, files: dict[str, bytes]) -> Pat
             info = tarfile.TarInfo(name)
             info.size = len(content)
             tar.addfile(info, io.BytesIO(content))
+        for name, target in (symlinks or {}).items():
+            link = tarfile.TarInfo(name)
+            link.type, link.linkname = tarfile.SYMTYPE, target
+            tar.addfile(link)
     layer = buf.getvalue()
     config = _blob(layout, b"{}")
     manifest = json.dumps(
@@ -59,12 +66,15 @@ def make_image(store: Path, repo: str, tag: str, files: dict[str, bytes]) -> Pat
     return layout
 
 
+DIGEST = "sha256:" + "0" * 64
+
+
 @pytest.mark.parametrize(
     ("image", "expected"),
     [
         ("virtkube/tiny-guest", ImageRef(None, "virtkube/tiny-guest", "latest", None)),
         ("registry:5000/kube/cirros:dev", ImageRef("registry:5000", "kube/cirros", "dev", None)),
-        ("quay.io/a/b@sha256:00", ImageRef("quay.io", "a/b", "latest", "sha256:00")),
+        ("quay.io/a/b@" + DIGEST, ImageRef("quay.io", "a/b", "latest", DIGEST)),
         ("localhost/x:1", ImageRef("localhost", "x", "1", None)),
     ],
 )  # fmt: skip

@@ -28,7 +28,9 @@ def test_prepare_every_source(tmp_path: Path) -> None:
     (mounts / "config-map" / "cm").mkdir(parents=True)
     (mounts / "config-map" / "cm" / "key").write_text("value")
     (mounts / "config-map" / "cm" / "..data").mkdir()
-    host_disk = tmp_path / "host" / "disk.img"
+    # The launcher pod mounts the hostDisk's folder at vmi-disks/<volume>/ (KubeVirt's layout).
+    (mounts / "vmi-disks" / "hd").mkdir(parents=True)
+    host_disk = mounts / "vmi-disks" / "hd" / "disk.img"
     vmi = new_vmi(
         {
             "spec": {
@@ -38,8 +40,8 @@ def test_prepare_every_source(tmp_path: Path) -> None:
                     {"name": "pvc", "persistentVolumeClaim": {"claimName": "c"}},
                     {"name": "eph", "ephemeral": {"persistentVolumeClaim": {"claimName": "e"}}},
                     {"name": "empty", "emptyDisk": {"capacity": "64Mi"}},
-                    {"name": "hd", "hostDisk": {"path": str(host_disk), "type": "DiskOrCreate",
-                                                "capacity": "8Mi"}},
+                    {"name": "hd", "hostDisk": {"path": "/srv/vm/disk.img",
+                                                "type": "DiskOrCreate", "capacity": "8Mi"}},
                     {"name": "ci", "cloudInitNoCloud": {"userData": "#!/bin/sh\n"}},
                     {"name": "cm", "configMap": {"name": "x", "volumeLabel": "CFG"}},
                 ],
@@ -67,7 +69,7 @@ def test_prepare_every_source(tmp_path: Path) -> None:
     ("source", "message"),
     [
         ({"persistentVolumeClaim": {"claimName": "c"}}, "PVC not mounted"),
-        ({"hostDisk": {"path": "/nonexistent/x.img", "type": "Disk"}}, "does not exist"),
+        ({"hostDisk": {"path": "/nonexistent/x.img", "type": "Disk"}}, "hostDisk not mounted"),
         ({"containerDisk": {"image": "nothere"}}, "not in the OCI image store"),
         ({"secret": {"secretName": "s"}}, "not mounted"),
     ],

@@ -89,12 +89,12 @@ def _target(disk: Disk, path: str) -> tuple[str, bool, bool]:
             raise SpecError(f"{path}.cdrom.bus", "a CD-ROM cannot be on the virtio bus")
         if bus == "usb":
             raise UnsupportedFieldError(f"{path}.cdrom.bus", "bus usb")
-        return bus, True, disk.cdrom.readonly is not False
+        return bus, True, disk.is_read_only()
     target = disk.disk
     bus = (target.bus if target else None) or DEFAULT_BUS
     if bus == "usb":
         raise UnsupportedFieldError(f"{path}.disk.bus", "bus usb")
-    return bus, False, bool(target and target.readonly)
+    return bus, False, disk.is_read_only()
 
 
 def _cache(disk: Disk, volume: ResolvedVolume, path: str) -> tuple[bool, bool]:

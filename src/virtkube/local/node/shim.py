@@ -76,9 +76,24 @@ def make_namespaces(hostname: str, mounts: list[dict[str, Any]]) -> None:
     name = hostname.encode()
     _check(_libc.sethostname(name, len(name)), "sethostname")
     for m in mounts:
+        _ensure_target(m["source"], m["target"])
         mount(m["source"], m["target"], MS_BIND | MS_REC)
         if m.get("readonly"):
             mount("none", m["target"], MS_BIND | MS_REMOUNT | MS_RDONLY)
+
+
+def _ensure_target(source: str, target: str) -> None:
+    """Make a mount target that an earlier mount hid, as runc does: a volume mounted inside
+    another (a PVC at /var/run/kubevirt-private/vmi-disks/x inside the emptyDir at
+    /var/run/kubevirt-private) needs its folder in that volume, not on the host."""
+    if os.path.lexists(target):
+        return
+    if os.path.isdir(source):
+        os.makedirs(target, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "a"):
+            pass
 
 
 def write_state(path: Path, state: dict[str, Any]) -> None:
