@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import datetime as dt
+import errno
 import json
 import os
 import signal
@@ -75,19 +76,26 @@ def make_namespaces(hostname: str, mounts: list[dict[str, Any]]) -> None:
     mount("none", "/", MS_REC | MS_PRIVATE)
     name = hostname.encode()
     _check(_libc.sethostname(name, len(name)), "sethostname")
+    mounted: list[str] = []
     for m in mounts:
-        _ensure_target(m["source"], m["target"])
+        _ensure_target(m["source"], m["target"], mounted)
         mount(m["source"], m["target"], MS_BIND | MS_REC)
         if m.get("readonly"):
             mount("none", m["target"], MS_BIND | MS_REMOUNT | MS_RDONLY)
+        mounted.append(m["target"])
 
 
-def _ensure_target(source: str, target: str) -> None:
+def _ensure_target(source: str, target: str, mounted: list[str]) -> None:
     """Make a mount target that an earlier mount hid, as runc does: a volume mounted inside
     another (a PVC at /var/run/kubevirt-private/vmi-disks/x inside the emptyDir at
-    /var/run/kubevirt-private) needs its folder in that volume, not on the host."""
+    /var/run/kubevirt-private) needs its folder in that volume. Only there: the stand-in's
+    containers share the host's file system, and a target outside the pod's own volumes
+    would be made on the host (and left behind)."""
     if os.path.lexists(target):
         return
+    if not any(target.startswith(t.rstrip("/") + "/") for t in mounted):
+        raise OSError(errno.ENOENT, "mount target is missing and no volume of the pod holds it",
+                      target)
     if os.path.isdir(source):
         os.makedirs(target, exist_ok=True)
     else:
