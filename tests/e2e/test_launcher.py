@@ -21,12 +21,13 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.shared import EXAMPLES
 from virtkube.launcher import protocol as p
 from virtkube.launcher.client import LauncherClient
 from virtkube.launcher.exitcodes import ExitCode
 
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLE = REPO / ".." / "shared" / "kubevirt-examples" / "vmi-nocloud.yaml"
+EXAMPLE = EXAMPLES / "vmi-nocloud.yaml"
 TINY_GUEST = "virtkube/tiny-guest:latest"
 LOGIN = b"vmi-nocloud login:"
 USER_DATA_OUTPUT = b"printed from cloud-init userdata"

@@ -11,15 +11,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 
+from tests.shared import EXAMPLES
 from tests.unit.apiserver.builders import new_vmi
 
 if TYPE_CHECKING:
     from virtkube.local.cluster import LocalCluster
 
 T = TypeVar("T")
-
-#: The shared folder beside the checkout holds KubeVirt's own example manifests.
-EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "kubevirt-examples"
 
 
 def examples() -> list[Path]:

@@ -11,9 +11,8 @@ from typing import Any
 
 import yaml
 
+from tests.shared import EXAMPLES
 from virtkube.api import KINDS, KubeVirtObject
-
-EXAMPLES = (Path(__file__).resolve().parents[3] / ".." / "shared" / "kubevirt-examples").resolve()
 
 #: Kinds in the examples whose models come later, with the reason they are skipped.
 LATER = {

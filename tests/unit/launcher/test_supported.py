@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from tests.shared import EXAMPLES
 from virtkube.launcher.domain.supported import check_supported
 from virtkube.launcher.errors import UnsupportedFieldError
 
 from .builders import new_vmi
-
-EXAMPLES = Path(__file__).resolve().parents[3] / ".." / "shared" / "kubevirt-examples"
 
 
 @pytest.mark.parametrize(
