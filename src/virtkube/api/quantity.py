@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Annotated
@@ -79,6 +80,29 @@ def to_bytes(value: int | str) -> int:
 def to_millicores(value: int | str) -> int:
     """A CPU quantity in millicores, rounded up like Quantity.MilliValue()."""
     return math.ceil(parse_quantity(value) * 1000)
+
+
+def _or_none(convert: Callable[[int | str], int], value: object) -> int | None:
+    if value is None or isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    try:
+        return convert(value)
+    except QuantityError:
+        return None
+
+
+def value_or_none(value: object) -> int | None:
+    """Quantity.Value() (`to_bytes`) of a raw JSON field; None when absent or malformed.
+
+    Admission defaults and validates manifests before the models have accepted
+    them, so it reads quantities through this and reports malformed ones itself.
+    """
+    return _or_none(to_bytes, value)
+
+
+def millicores_or_none(value: object) -> int | None:
+    """Quantity.MilliValue() (`to_millicores`) of a raw JSON field; None if absent or malformed."""
+    return _or_none(to_millicores, value)
 
 
 def _check_quantity(value: int | str) -> int | str:

@@ -27,12 +27,12 @@ validation afterwards.
 from __future__ import annotations
 
 import copy
-import math
 import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from virtkube.api import QuantityError, parse_quantity
+from virtkube.api.facts import ComputeFields, cpu_topology, memory_source
+from virtkube.api.quantity import value_or_none
 
 Obj = dict[str, Any]
 
@@ -77,16 +77,6 @@ def _list(parent: Obj, key: str) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _quantity_value(value: Any) -> int | None:
-    """Quantity.Value(): rounded up to an integer; None when absent or malformed."""
-    if value is None or isinstance(value, bool) or not isinstance(value, int | str):
-        return None
-    try:
-        return math.ceil(parse_quantity(value))
-    except QuantityError:
-        return None
-
-
 def firmware_uuid(*, namespace: str, name: str, vm_name: str | None) -> str:
     """KubeVirt's stable UUID for a VM's VMI (from the VM name); namespace/name for a bare VMI."""
     seed = vm_name if vm_name is not None else f"{namespace}/{name}"
@@ -108,22 +98,21 @@ def _resources_and_memory(domain: Obj) -> None:
     limits: Obj = raw_limits if isinstance(raw_limits, dict) else {}
     requests: Obj = raw_requests if isinstance(raw_requests, dict) else {}
     for key in ("cpu", "memory"):
-        if _quantity_value(limits.get(key)) and not _quantity_value(requests.get(key)):
+        if value_or_none(limits.get(key)) and not value_or_none(requests.get(key)):
             requests[key] = limits[key]
     memory = _dict(domain, "memory")
     hugepage = (memory.get("hugepages") or {}).get("pageSize") if isinstance(
         memory.get("hugepages"), dict) else None
     if "memory" not in requests:
         source = memory.get("guest") or hugepage
-        if _quantity_value(source):
+        if value_or_none(source):
             requests["memory"] = source
-    if memory.get("guest") is None:
-        for source in (requests.get("memory"), limits.get("memory"), hugepage):
-            if _quantity_value(source):
-                memory["guest"] = source
-                break
     if requests:
         resources["requests"] = requests
+    if memory.get("guest") is None:
+        source = memory_source(ComputeFields.of_json(domain))
+        if source is not None:
+            memory["guest"] = source
     if not resources:
         domain.pop("resources", None)
     if not memory:
@@ -134,10 +123,9 @@ def _cpu(domain: Obj, cfg: DefaultsConfig) -> None:
     """SetDefaultGuestCPUTopology and setDefaultCPUModel."""
     cpu = _dict(domain, "cpu")
     if not any(cpu.get(k) for k in ("cores", "sockets", "threads")):
-        resources = domain.get("resources") or {}
-        sockets = (_quantity_value((resources.get("limits") or {}).get("cpu"))
-                   or _quantity_value((resources.get("requests") or {}).get("cpu")) or 1)
-        cpu.update({"sockets": sockets, "cores": 1, "threads": 1})
+        topology = cpu_topology(ComputeFields.of_json(domain))
+        cpu.update({"sockets": topology.sockets, "cores": topology.cores,
+                    "threads": topology.threads})
     cpu.setdefault("model", cfg.cpu_model)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from virtkube.api import VirtualMachineInstance, to_bytes
 from virtkube.api.devices import Disk
+from virtkube.api.facts import guest_memory, vcpus
 from virtkube.api.volumes import Volume
 from virtkube.controller.options import LauncherOptions
 from virtkube.controller.overhead import overhead_bytes
@@ -37,30 +38,12 @@ SCHEDULABLE_LABEL = "kubevirt.io/schedulable"
 DEFAULT_GRACE_SECONDS = 30
 
 
-def guest_memory_bytes(vmi: VirtualMachineInstance) -> int:
-    domain = vmi.spec.domain
-    if domain.memory and domain.memory.guest is not None:
-        return to_bytes(domain.memory.guest)
-    requests = (domain.resources.requests if domain.resources else None) or {}
-    if "memory" in requests:
-        return to_bytes(requests["memory"])
-    # Admission sets a default; a VMI without any memory is rejected there.
-    return 0
-
-
-def vcpus(vmi: VirtualMachineInstance) -> int:
-    cpu = vmi.spec.domain.cpu
-    if cpu is None:
-        return 1
-    return max(1, (cpu.sockets or 1) * (cpu.cores or 1) * (cpu.threads or 1))
-
-
 def _resources(vmi: VirtualMachineInstance, opts: LauncherOptions) -> Obj:
     res = vmi.spec.domain.resources
     requests = dict((res.requests if res else None) or {})
     limits = dict((res.limits if res else None) or {})
-    guest = guest_memory_bytes(vmi)
-    extra = overhead_bytes(guest, vcpus(vmi))
+    guest = guest_memory(vmi.spec.domain) or 0
+    extra = overhead_bytes(guest, vcpus(vmi.spec.domain))
     base = to_bytes(requests["memory"]) if "memory" in requests else guest
     out_requests: dict[str, str] = {"memory": str(base + extra),
                                     "cpu": str(requests.get("cpu", opts.cpu_request))}

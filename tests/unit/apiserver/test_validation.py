@@ -71,6 +71,10 @@ VMI_CASES: list[tuple[str, str, Any, list[str]]] = [
      {"requests": {"memory": "2Gi", "cpu": "2"}, "limits": {"memory": "1Gi", "cpu": "1"}},
      ["spec.domain.resources.requests.memory", "spec.domain.resources.requests.cpu",
       "spec.domain.memory.guest"]),
+    # MilliValue() rounds up: a 1.5m request is 2m, above the 1m limit (it was truncated to 1m).
+    ("cpu request above limit once rounded", "spec.domain.resources",
+     {"requests": {"memory": "1Gi", "cpu": "1.5m"}, "limits": {"cpu": "1m"}},
+     ["spec.domain.resources.requests.cpu"]),
     ("zero cores", "spec.domain.cpu", {"cores": 0, "sockets": 2}, ["spec.domain.cpu.cores"]),
     ("too many vcpus", "spec.domain.cpu", {"sockets": 2, "cores": 200}, ["spec.domain.cpu"]),
     ("machine type", "spec.domain.machine", {"type": "pc-i440fx-7.2"},

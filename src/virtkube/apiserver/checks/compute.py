@@ -7,9 +7,8 @@ kernel boot checks) plus the q35 bounds virtkube runs on: at most 288 vCPUs
 
 from __future__ import annotations
 
-from typing import Any
-
-from virtkube.api import QuantityError, parse_quantity, to_bytes
+from virtkube.api.facts import ComputeFields, cpu_topology
+from virtkube.api.quantity import QuantityError, millicores_or_none, parse_quantity, value_or_none
 from virtkube.apiserver.causes import Cause, unsupported
 from virtkube.apiserver.checks.names import (
     Obj,
@@ -28,13 +27,6 @@ MAX_VCPUS = 288
 _RESOURCE_KEYS = ("cpu", "memory")
 
 
-def _q(value: Any) -> int | None:
-    try:
-        return to_bytes(value) if isinstance(value, int | str) else None
-    except QuantityError:
-        return None
-
-
 def _resource_causes(domain: Obj, base: str) -> list[Cause]:
     causes: list[Cause] = []
     resources = domain.get("resources") or {}
@@ -51,17 +43,16 @@ def _resource_causes(domain: Obj, base: str) -> list[Cause]:
             except QuantityError as e:
                 causes.append(Cause(path, str(e)))
     for key in _RESOURCE_KEYS:
-        r, limit = _q(req.get(key)), _q(lim.get(key))
-        if key == "cpu":
-            r = _millis(req.get(key))
-            limit = _millis(lim.get(key))
+        # CPU in millicores, rounded up as MilliValue() rounds: "1.5m" is 2m, not 1m.
+        value = millicores_or_none if key == "cpu" else value_or_none
+        r, limit = value(req.get(key)), value(lim.get(key))
         if r is not None and limit is not None and r > limit:
             causes.append(Cause(f"{base}.resources.requests.{key}",
                                 f"{req[key]!r} is greater than {base}.resources.limits.{key} "
                                 f"{lim[key]!r}"))
     memory = domain.get("memory") or {}
-    guest = _q(memory.get("guest"))
-    requested = _q(req.get("memory"))
+    guest = value_or_none(memory.get("guest"))
+    requested = value_or_none(req.get("memory"))
     if guest is None and requested is None and not (memory.get("hugepages") or {}).get(
             "pageSize"):
         causes.append(Cause(f"{base}.resources.requests.memory",
@@ -75,22 +66,15 @@ def _resource_causes(domain: Obj, base: str) -> list[Cause]:
             causes.append(Cause(path, "must be greater than or equal to 1Mi"))
         if value is not None and value > MAX_MEMORY:
             causes.append(Cause(path, "must be at most 4Ti (the guest cannot address more)"))
-    limit_mem = _q(lim.get("memory"))
+    limit_mem = value_or_none(lim.get("memory"))
     if guest is not None and limit_mem is not None and guest > limit_mem:
         causes.append(Cause(f"{base}.memory.guest",
                             f"{memory['guest']!r} must be equal to or less than the memory "
                             f"limit {lim['memory']!r}"))
-    max_guest = _q(memory.get("maxGuest"))
+    max_guest = value_or_none(memory.get("maxGuest"))
     if max_guest is not None and guest is not None and max_guest < guest:
         causes.append(Cause(f"{base}.memory.maxGuest", "must be at least memory.guest"))
     return causes
-
-
-def _millis(value: Any) -> int | None:
-    try:
-        return int(parse_quantity(value) * 1000) if isinstance(value, int | str) else None
-    except QuantityError:
-        return None
 
 
 def _cpu_causes(domain: Obj, base: str) -> list[Cause]:
@@ -99,9 +83,7 @@ def _cpu_causes(domain: Obj, base: str) -> list[Cause]:
     for key in ("cores", "sockets", "threads"):
         if key in cpu and cpu[key] < 1:
             causes.append(Cause(f"{base}.cpu.{key}", "must be greater than or equal to 1"))
-    total = 1
-    for key in ("cores", "sockets", "threads"):
-        total *= max(int(cpu.get(key) or 1), 1)
+    total = cpu_topology(ComputeFields.of_json(domain)).vcpus
     if total > MAX_VCPUS:
         causes.append(Cause(f"{base}.cpu", f"{total} vCPUs (sockets x cores x threads) exceed "
                                            f"the q35 machine's {MAX_VCPUS}"))

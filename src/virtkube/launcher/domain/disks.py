@@ -12,9 +12,9 @@ writethrough, as KubeVirt decides per volume.
 from __future__ import annotations
 
 from virtkube.api.devices import Disk
+from virtkube.api.facts import vcpus
 from virtkube.api.vmi import VirtualMachineInstance
 from virtkube.launcher.domain.context import DomainContext, ResolvedVolume
-from virtkube.launcher.domain.cpu import vcpu_count
 from virtkube.launcher.domain.qemuopts import Value, opts_map
 from virtkube.launcher.errors import LauncherError, SpecError, UnsupportedFieldError
 
@@ -55,7 +55,7 @@ def disk_args(vmi: VirtualMachineInstance, ctx: DomainContext) -> list[str]:
             if disk.dedicated_io_thread:
                 device["iothread"] = f"iothread-{index}"
             if vmi.spec.domain.devices.block_multi_queue:
-                device["num-queues"] = vcpu_count(vmi)
+                device["num-queues"] = vcpus(vmi.spec.domain)
             args += ["-device", opts_map("virtio-blk-pci", device)]
         elif bus == "sata":
             if sata_port >= SATA_PORTS:

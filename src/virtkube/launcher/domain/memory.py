@@ -1,8 +1,8 @@
-"""Guest memory: `memory.guest`, else the memory request (KubeVirt's defaulting)."""
+"""Guest memory as QEMU's `-m`; which field it comes from is virtkube.api.facts' rule."""
 
 from __future__ import annotations
 
-from virtkube.api.quantity import to_bytes
+from virtkube.api.facts import guest_memory
 from virtkube.api.vmi import VirtualMachineInstance
 from virtkube.launcher.domain.context import DomainContext
 from virtkube.launcher.errors import SpecError
@@ -10,21 +10,12 @@ from virtkube.launcher.errors import SpecError
 MIB = 1 << 20
 
 
-def guest_memory_bytes(vmi: VirtualMachineInstance) -> int:
-    domain = vmi.spec.domain
-    if domain.memory and domain.memory.guest is not None:
-        return to_bytes(domain.memory.guest)
-    resources = domain.resources
-    for source in (resources.requests, resources.limits) if resources else ():
-        if source and "memory" in source:
-            return to_bytes(source["memory"])
-    raise SpecError(
-        "spec.domain.memory.guest", "no guest memory: set it or resources.requests.memory"
-    )
-
-
 def memory_args(vmi: VirtualMachineInstance, ctx: DomainContext) -> list[str]:
-    size = guest_memory_bytes(vmi)
+    size = guest_memory(vmi.spec.domain)
+    if size is None:  # KubeVirt's converter refuses a domain without memory, too.
+        raise SpecError(
+            "spec.domain.memory.guest", "no guest memory: set it or resources.requests.memory"
+        )
     if size <= 0 or size % MIB:
         raise SpecError(
             "spec.domain.memory.guest", f"must be a positive multiple of 1Mi, got {size} bytes"
