@@ -1,5 +1,6 @@
 # virtkube build entry points. `make controlplane` builds the local Kubernetes
-# control plane; Go's build cache (GOCACHE) makes a second run cheap.
+# control plane (and the nodes' kubelet), `make noderuntime` the nodes' containerd;
+# Go's build cache (GOCACHE) makes a second run cheap.
 
 KUBE_VERSION := v1.37.2
 KUBE_MINOR   := 37
@@ -13,8 +14,14 @@ GO_LDFLAGS   := -s -w \
 	-X k8s.io/client-go/pkg/version.gitVersion=$(KUBE_VERSION) \
 	-X k8s.io/client-go/pkg/version.gitMajor=1 \
 	-X k8s.io/client-go/pkg/version.gitMinor=$(KUBE_MINOR)
+# containerd, its runc shim and ctr for the real local nodes (noderuntime/go.mod pins the
+# same release); the tags leave out snapshotters that need cgo or host tools.
+CONTAINERD_VERSION := 2.4.2
+CONTAINERD_TAGS    := no_btrfs no_devmapper no_zfs
+CONTAINERD_LDFLAGS := -s -w -X github.com/containerd/containerd/v2/version.Version=$(CONTAINERD_VERSION)
+CONTAINERD_CMDS    := containerd containerd-shim-runc-v2 ctr
 
-.PHONY: deps controlplane crds guest-images lint test up down bench bench-quick
+.PHONY: deps controlplane noderuntime crds guest-images lint test up down bench bench-quick
 
 # Debian packages and the Python venv; a no-op when all are there.
 deps:
@@ -38,6 +45,16 @@ $(BIN)/controlplane:
 	@mkdir -p $(BIN)
 	cd controlplane && CGO_ENABLED=0 go build -buildvcs=false -trimpath -ldflags '$(GO_LDFLAGS)' -o $(BIN)/controlplane .
 
+noderuntime: $(BIN)/containerd
+
+# Go decides what is stale, as for the control plane.
+.PHONY: $(BIN)/containerd
+$(BIN)/containerd:
+	@mkdir -p $(BIN)
+	cd noderuntime && CGO_ENABLED=0 go build -buildvcs=false -trimpath -tags '$(CONTAINERD_TAGS)' \
+		-ldflags '$(CONTAINERD_LDFLAGS)' -o $(BIN)/ \
+		$(addprefix github.com/containerd/containerd/v2/cmd/,$(CONTAINERD_CMDS))
+
 crds: deps
 	$(PYTHON) -m virtkube.api.crdgen deploy/crds
 
@@ -50,7 +67,7 @@ lint: deps
 	.venv/bin/lint-imports
 
 # The README's second command: lint, then every test tier.
-test: deps controlplane guest-images lint
+test: deps controlplane noderuntime guest-images lint
 	.venv/bin/pytest
 
 # Benchmarks on a fresh local cluster; figures beside baselines from the same run.

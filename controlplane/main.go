@@ -1,10 +1,11 @@
-// Command controlplane is the local Kubernetes control plane of virtkube in one
-// binary, the way hyperkube and k3s bundle it: one build, one file to ship, and
-// the components share the compiled Kubernetes packages. The first argument
+// Command controlplane is the local Kubernetes control plane of virtkube (and
+// the nodes' kubelet) in one binary, the way hyperkube and k3s bundle it: one
+// build, one file to ship, and the components share the compiled Kubernetes packages. The first argument
 // picks the component; the rest are that component's own flags, unchanged.
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	controllermanager "k8s.io/kubernetes/cmd/kube-controller-manager/app"
 	proxy "k8s.io/kubernetes/cmd/kube-proxy/app"
 	scheduler "k8s.io/kubernetes/cmd/kube-scheduler/app"
+	kubelet "k8s.io/kubernetes/cmd/kubelet/app"
 )
 
 // components maps a subcommand to its entry point; each returns the exit code.
@@ -36,6 +38,13 @@ var components = map[string]func(args []string) int{
 	},
 	"kube-controller-manager": func(args []string) int {
 		cmd := controllermanager.NewControllerManagerCommand()
+		cmd.SetArgs(args)
+		return cli.Run(cmd)
+	},
+	"kubelet": func(args []string) int {
+		// The node agent: cmd/kubelet's main. The local cluster runs one per
+		// node, each in a mount namespace of its own (src/virtkube/local/realnode).
+		cmd := kubelet.NewKubeletCommand(context.Background())
 		cmd.SetArgs(args)
 		return cli.Run(cmd)
 	},
