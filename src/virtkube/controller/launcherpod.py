@@ -14,10 +14,10 @@ from typing import Any
 
 from virtkube.api import VirtualMachineInstance, to_bytes
 from virtkube.api.devices import Disk
-from virtkube.api.facts import guest_memory, vcpus
+from virtkube.api.facts import guest_memory
 from virtkube.api.volumes import Volume
 from virtkube.controller.options import LauncherOptions
-from virtkube.controller.overhead import overhead_bytes
+from virtkube.controller.overhead import memory_overhead
 
 Obj = dict[str, Any]
 
@@ -39,13 +39,20 @@ DEFAULT_GRACE_SECONDS = 30
 
 
 def _resources(vmi: VirtualMachineInstance, opts: LauncherOptions) -> Obj:
-    res = vmi.spec.domain.resources
+    """Requests and limits of the compute container (KubeVirt's ResourceRenderer).
+
+    Memory: the guest's request (the guest memory when none is given) plus the
+    overhead; with `resources.overcommitGuestOverhead` the request leaves the
+    overhead out (WithMemoryOverhead), the limit always has it.
+    """
+    domain = vmi.spec.domain
+    res = domain.resources
     requests = dict((res.requests if res else None) or {})
     limits = dict((res.limits if res else None) or {})
-    guest = guest_memory(vmi.spec.domain) or 0
-    extra = overhead_bytes(guest, vcpus(vmi.spec.domain))
-    base = to_bytes(requests["memory"]) if "memory" in requests else guest
-    out_requests: dict[str, str] = {"memory": str(base + extra),
+    extra = memory_overhead(domain)
+    base = to_bytes(requests["memory"]) if "memory" in requests else guest_memory(domain) or 0
+    requested_extra = 0 if res and res.overcommit_guest_overhead else extra
+    out_requests: dict[str, str] = {"memory": str(base + requested_extra),
                                     "cpu": str(requests.get("cpu", opts.cpu_request))}
     out: Obj = {"requests": out_requests}
     out_limits: dict[str, str] = {}

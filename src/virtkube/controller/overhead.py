@@ -10,10 +10,18 @@ and QEMU; virtkube has no libvirt and a small launcher, so its estimate is:
   the code the guest runs: ~20 MiB for the tiny guest); counted always, since
   the node decides the accelerator at run time;
 - 8 MiB per vCPU (thread stacks, per-CPU state), and guest/512 for page
-  tables and dirty bitmaps, as KubeVirt counts them.
+  tables and dirty bitmaps, as KubeVirt counts them;
+- plus `memory.reservedOverhead.addedOverhead`, which KubeVirt's
+  GetMemoryOverhead adds to what it computes (for memory the guest's devices
+  lock or map beyond the estimate, such as VFIO).
+
+Its inputs (guest memory, vCPUs, the added overhead) are virtkube.api.facts'.
 """
 
 from __future__ import annotations
+
+from virtkube.api.domain import DomainSpec
+from virtkube.api.facts import ComputeFields, added_overhead, guest_memory, vcpus
 
 MIB = 1 << 20
 
@@ -26,3 +34,9 @@ PER_VCPU_BYTES = 8 * MIB
 def overhead_bytes(guest_bytes: int, vcpus: int) -> int:
     return (LAUNCHER_BYTES + QEMU_BYTES + TCG_CACHE_BYTES + vcpus * PER_VCPU_BYTES
             + guest_bytes // 512)
+
+
+def memory_overhead(domain: DomainSpec) -> int:
+    """The launcher pod's memory beyond the guest's: the estimate plus any added overhead."""
+    fields = ComputeFields.of(domain)
+    return overhead_bytes(guest_memory(fields) or 0, vcpus(fields)) + added_overhead(fields)

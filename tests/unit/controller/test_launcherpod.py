@@ -30,6 +30,16 @@ CASES: dict[str, dict[str, Any]] = {
         "terminationGracePeriodSeconds": 0,
         "hostname": "myhost",
     },
+    "reserved-overhead": {
+        "domain": {"devices": {}, "memory": {"guest": "1Gi", "reservedOverhead": {
+            "addedOverhead": "100Mi"}}, "resources": {"requests": {"memory": "1Gi"},
+                                                       "limits": {"memory": "1Gi"}}},
+    },
+    "overcommit-guest-overhead": {
+        "domain": {"devices": {}, "resources": {
+            "overcommitGuestOverhead": True, "requests": {"memory": "1Gi"},
+            "limits": {"memory": "2Gi"}}},
+    },
     "volumes": {
         "domain": {"devices": {"disks": [{"name": "host-ro", "disk": {"readonly": True}}]},
                    "memory": {"guest": "64Mi"}},
@@ -65,6 +75,32 @@ def test_memory_request_is_guest_plus_overhead() -> None:
     requests = launcher_pod(vmi, OPTS)["spec"]["containers"][0]["resources"]["requests"]
     assert int(requests["memory"]) == 128 * MIB + overhead_bytes(128 * MIB, 1)
     assert requests["cpu"] == "100m"
+
+
+def _memory(spec: dict[str, Any]) -> tuple[int, int | None]:
+    vmi = VirtualMachineInstance.model_validate(new_vmi(spec=spec))
+    resources = launcher_pod(vmi, OPTS)["spec"]["containers"][0]["resources"]
+    limit = resources.get("limits", {}).get("memory")
+    return int(resources["requests"]["memory"]), None if limit is None else int(limit)
+
+
+def test_reserved_overhead_is_added_to_request_and_limit() -> None:
+    """KubeVirt's GetMemoryOverhead adds memory.reservedOverhead.addedOverhead."""
+    extra = overhead_bytes(1024 * MIB, 1) + 100 * MIB
+    assert _memory(CASES["reserved-overhead"]) == (1024 * MIB + extra, 1024 * MIB + extra)
+
+
+def test_overcommit_guest_overhead_leaves_it_out_of_the_request_only() -> None:
+    """KubeVirt's WithMemoryOverhead: the request is the guest's, the limit keeps the overhead."""
+    extra = overhead_bytes(1024 * MIB, 1)
+    assert _memory(CASES["overcommit-guest-overhead"]) == (1024 * MIB, 2048 * MIB + extra)
+
+
+def test_vcpus_of_the_overhead_follow_cpu_resources_without_topology() -> None:
+    """GetCPUTopology: no topology, so the CPU limit gives the vCPUs the overhead counts."""
+    spec = {"domain": {"devices": {}, "memory": {"guest": "128Mi"},
+                       "resources": {"limits": {"cpu": "3"}}}}
+    assert _memory(spec)[0] == 128 * MIB + overhead_bytes(128 * MIB, 3)
 
 
 def test_pod_is_owned_by_its_vmi_and_carries_kubevirt_labels() -> None:

@@ -93,7 +93,12 @@ CASES: dict[str, list[Case]] = {
     "memory_args": [
         ("guest", {}, {}),
         ("from-requests", domain(memory=None, resources={"requests": {"memory": "1Gi"}}), {}),
+        ("from-limits", domain(memory=None, resources={"limits": {"memory": "512Mi"}}), {}),
         ("error-none", domain(memory=None), {}),
+        ("mem-lock-required", domain(memory={"guest": "128Mi", "reservedOverhead": {
+            "addedOverhead": "64Mi", "memLock": "Required"}}), {}),
+        ("mem-lock-not-required", domain(memory={"guest": "128Mi", "reservedOverhead": {
+            "memLock": "NotRequired"}}), {}),
         ("error-not-mib", domain(memory={"guest": "1000k"}), {}),
     ],
     "firmware_args": [
