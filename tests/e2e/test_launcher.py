@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from tests.shared import EXAMPLES
-from virtkube.launcher import protocol as p
+from virtkube.hlcom import protocol as p
 from virtkube.launcher.client import LauncherClient
 from virtkube.launcher.exitcodes import ExitCode
 

@@ -1,7 +1,7 @@
 """Every supported VMI field has an effect, or the reason it has none is written here.
 
 design.md section 3: nothing is silently ignored. The supported-field list
-(launcher/domain/supported.py) lets a field through admission and the launcher;
+(virtkube.api.supported) lets a field through admission and the launcher;
 this test walks that list and, for each path, sets it on a small fixture VMI and
 checks that the launcher pod (controller/launcherpod.py) or the QEMU argv
 (launcher/domain) changes. A field whose effect lies elsewhere (volume
@@ -18,11 +18,12 @@ from typing import Any
 import pytest
 
 from tests.unit.launcher.builders import merge, new_ctx, volume
+from virtkube.api.supported import OFF_IS_FINE, SUPPORTED
 from virtkube.api.vmi import VirtualMachineInstance
 from virtkube.controller.launcherpod import launcher_pod
 from virtkube.controller.options import LauncherOptions
 from virtkube.launcher.domain import build_argv
-from virtkube.launcher.domain.supported import OFF_IS_FINE, SUPPORTED, check_supported
+from virtkube.launcher.domain.supported import check_supported
 from virtkube.launcher.errors import UnsupportedFieldError
 
 Obj = dict[str, Any]

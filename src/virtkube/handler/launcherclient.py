@@ -1,4 +1,4 @@
-"""Talking to one virt-launcher over its command socket (virtkube.launcher.protocol).
+"""Talking to one virt-launcher over its command socket (virtkube.hlcom.protocol).
 
 Each call opens the unix socket, sends one request line and reads the
 response with the same id. Errors say which hop failed: the socket missing
@@ -12,7 +12,7 @@ import asyncio
 import itertools
 from pathlib import Path
 
-from virtkube.launcher import protocol
+from virtkube.hlcom import protocol
 
 _ids = itertools.count(1)
 

@@ -11,7 +11,7 @@ import copy
 from typing import Any
 
 from virtkube.api.phases import set_phase
-from virtkube.launcher.protocol import Domain
+from virtkube.hlcom.protocol import Domain
 
 Obj = dict[str, Any]
 

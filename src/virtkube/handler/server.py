@@ -26,11 +26,11 @@ import aiohttp
 from aiohttp import web
 
 from virtkube.handler import launcherclient, servertls
+from virtkube.hlcom import protocol
 from virtkube.kube import errors
 from virtkube.kube.client import Client
 from virtkube.kube.informer import Informer
 from virtkube.kube.resources import NODES
-from virtkube.launcher import protocol
 
 log = logging.getLogger(__name__)
 

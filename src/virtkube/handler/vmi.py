@@ -15,13 +15,13 @@ from virtkube.handler.network.podfacts import PodFactsError
 from virtkube.handler.network.status import status_interfaces
 from virtkube.handler.network.wiring import NetworkWiring, with_macs
 from virtkube.handler.runtime import FINAL, runtime_status
+from virtkube.hlcom import protocol
 from virtkube.kube import errors
 from virtkube.kube.client import Client, Obj
 from virtkube.kube.events import EventRecorder
 from virtkube.kube.informer import EventType, Informer, key_of
 from virtkube.kube.resources import VMIS
 from virtkube.kube.workqueue import WorkQueue
-from virtkube.launcher import protocol
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import itertools
 from pathlib import Path
 from types import TracebackType
 
-from virtkube.launcher import protocol as p
+from virtkube.hlcom import protocol as p
 
 
 class LauncherCommandError(Exception):

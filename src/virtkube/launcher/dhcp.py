@@ -17,8 +17,8 @@ import ipaddress
 import logging
 from pathlib import Path
 
+from virtkube.hlcom.protocol import DHCPServer
 from virtkube.launcher import qemu_process
-from virtkube.launcher.protocol import DHCPServer
 
 log = logging.getLogger(__name__)
 

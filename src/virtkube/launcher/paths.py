@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from virtkube.launcher import protocol
+from virtkube.hlcom import protocol
 from virtkube.launcher.domain.context import Accel, NetworkMode
 
 

@@ -14,7 +14,7 @@ import logging
 import os
 from pathlib import Path
 
-from virtkube.launcher import protocol as p
+from virtkube.hlcom import protocol as p
 from virtkube.launcher.errors import LauncherError
 from virtkube.launcher.supervisor import Supervisor
 

@@ -22,6 +22,7 @@ from typing import Any, cast
 from qemu.qmp import QMPClient, QMPError
 
 from virtkube.api.vmi import VirtualMachineInstance
+from virtkube.hlcom.protocol import DHCPServer, Domain, DomainState
 from virtkube.launcher import accel as accel_mod
 from virtkube.launcher import qemu_process, volumes
 from virtkube.launcher.console import ConsoleHub
@@ -31,7 +32,6 @@ from virtkube.launcher.domain.context import Accel
 from virtkube.launcher.errors import DomainStateError, QemuLaunchError, QmpError
 from virtkube.launcher.exitcodes import ExitCode
 from virtkube.launcher.paths import HostOptions, RunPaths
-from virtkube.launcher.protocol import DHCPServer, Domain, DomainState
 
 log = logging.getLogger(__name__)
 

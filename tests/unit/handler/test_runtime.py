@@ -6,7 +6,7 @@ import pytest
 
 from tests.unit.controller.builders import NOW, new_vmi
 from virtkube.handler.runtime import runtime_status
-from virtkube.launcher.protocol import Domain, DomainState
+from virtkube.hlcom.protocol import Domain, DomainState
 
 
 def conds(status: dict[str, object]) -> dict[str, str]:

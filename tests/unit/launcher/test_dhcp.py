@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from virtkube.hlcom.protocol import DHCPRoute, DHCPServer
 from virtkube.launcher.dhcp import dnsmasq_argv
-from virtkube.launcher.protocol import DHCPRoute, DHCPServer
 
 COMMON = ["dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv",
           "--no-hosts", "--port=0", "--interface=k6t-eth0", "--bind-interfaces",

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from virtkube.launcher import protocol as p
+from virtkube.hlcom import protocol as p
 
 from .builders import new_vmi
 

@@ -23,8 +23,7 @@ from virtkube.api.network import Interface, Network
 from virtkube.api.vmi import VirtualMachineInstance
 from virtkube.handler.network.mac import normalize_mac, stable_mac
 from virtkube.handler.network.podfacts import PodInterface
-from virtkube.launcher.domain.nics import tap_name
-from virtkube.launcher.protocol import DHCPRoute, DHCPServer
+from virtkube.hlcom.protocol import DHCPRoute, DHCPServer, tap_name
 
 Binding = Literal["masquerade", "bridge"]
 

@@ -11,6 +11,7 @@ network-boots from it, and iPXE costs boot time and memory.
 from __future__ import annotations
 
 from virtkube.api.vmi import VirtualMachineInstance
+from virtkube.hlcom.protocol import tap_name
 from virtkube.launcher.domain.context import DomainContext
 from virtkube.launcher.domain.qemuopts import opts_map
 from virtkube.launcher.errors import SpecError, UnsupportedFieldError
@@ -24,11 +25,6 @@ MODELS = {
     "pcnet": "pcnet",
     "rtl8139": "rtl8139",
 }
-
-
-def tap_name(index: int) -> str:
-    """The TAP virt-handler creates for the index-th interface (<= 15 chars)."""
-    return f"tap{index}"
 
 
 def nic_args(vmi: VirtualMachineInstance, ctx: DomainContext) -> list[str]:

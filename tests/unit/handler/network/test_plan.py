@@ -14,7 +14,7 @@ from virtkube.handler.network.plan import (
     NetworkPlanError,
     plan_interfaces,
 )
-from virtkube.launcher.protocol import DHCPRoute, DHCPServer
+from virtkube.hlcom.protocol import DHCPRoute, DHCPServer
 
 MAC = stable_mac("prod", "web", "default")
 

@@ -1,7 +1,8 @@
 """The virt-handler <-> virt-launcher command protocol: messages only, no I/O.
 
-Both processes import this one module (design.md section 6), so a change to a
-message is a change in one place, checked by both sides' type checkers.
+Both processes import this one module from the neutral package virtkube.hlcom
+(design.md section 6), so a change to a message is a change in one place,
+checked by both sides' type checkers.
 
 Wire format: JSON lines over the unix socket `COMMAND_SOCKET` in the launcher's
 run dir. Each line is one `Request` or one `Response`; a client sends a
@@ -28,6 +29,12 @@ CONSOLE_SOCKET = "console.sock"
 """Serial console: raw bytes both ways; several clients at once; history replayed."""
 VNC_SOCKET = "vnc.sock"
 """QEMU's own VNC server (RFB), several clients allowed."""
+
+
+def tap_name(index: int) -> str:
+    """The TAP virt-handler creates for the index-th interface (<= 15 chars, IFNAMSIZ),
+    and the one the launcher's QEMU opens when the handler names none."""
+    return f"tap{index}"
 
 
 class ProtocolError(ValueError):
