@@ -28,8 +28,8 @@ sys.path.insert(0, str(REPO))
 from images.paths import images_dir  # noqa: E402
 
 from virtkube.hlcom import protocol  # noqa: E402
+from virtkube.hlcom.launcherclient import LauncherClient  # noqa: E402
 from virtkube.launcher import accel, cloudinit, containerdisk, qemuimg  # noqa: E402
-from virtkube.launcher.client import LauncherClient  # noqa: E402
 from virtkube.launcher.isofs import write_iso  # noqa: E402
 from virtkube.launcher.supervisor import rss_bytes  # noqa: E402
 

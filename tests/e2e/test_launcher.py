@@ -23,7 +23,7 @@ import yaml
 
 from tests.shared import EXAMPLES
 from virtkube.hlcom import protocol as p
-from virtkube.launcher.client import LauncherClient
+from virtkube.hlcom.launcherclient import LauncherClient, LauncherUnreachable
 from virtkube.launcher.exitcodes import ExitCode
 
 REPO = Path(__file__).resolve().parents[2]
@@ -70,7 +70,7 @@ async def eventually(
             last = await check()
             if last:
                 return last
-        except OSError as e:
+        except (OSError, LauncherUnreachable) as e:
             last = e
         await asyncio.sleep(interval)
     pytest.fail(f"timed out after {timeout}s waiting for {what}; last saw {last!r}")

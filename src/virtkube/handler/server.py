@@ -25,8 +25,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from virtkube.handler import launcherclient, servertls
-from virtkube.hlcom import protocol
+from virtkube.handler import servertls
+from virtkube.hlcom import launcherclient, protocol
 from virtkube.kube import errors
 from virtkube.kube.client import Client
 from virtkube.kube.informer import Informer

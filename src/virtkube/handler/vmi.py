@@ -8,14 +8,13 @@ from pathlib import Path
 
 from virtkube import __version__
 from virtkube.api import VirtualMachineInstance, timestamp
-from virtkube.handler import launcherclient
 from virtkube.handler.network.netns import NetnsError
 from virtkube.handler.network.plan import NetworkPlanError
 from virtkube.handler.network.podfacts import PodFactsError
 from virtkube.handler.network.status import status_interfaces
 from virtkube.handler.network.wiring import NetworkWiring, with_macs
 from virtkube.handler.runtime import FINAL, runtime_status
-from virtkube.hlcom import protocol
+from virtkube.hlcom import launcherclient, protocol
 from virtkube.kube import errors
 from virtkube.kube.client import Client, Obj
 from virtkube.kube.events import EventRecorder
