@@ -5,7 +5,7 @@ authorised for the caller (RBAC on e.g. `virtualmachines/stop`); virt-api checks
 that the front proxy sent them (frontproxy.py) and then acts with its own
 identity. VM verbs write the VM (lifecycle.py decides what); VMI verbs are
 proxied to the virt-handler of the VMI's node; console, VNC and port-forward
-are websockets bridged onwards (streams.py). Every error answer is a
+are websockets bridged onwards (virtkube.kube.streams). Every error answer is a
 metav1.Status whose message starts with the hop that failed: "virt-api:",
 "virt-handler:" or "virt-launcher:" (the latter as reported by the handler).
 """
@@ -21,9 +21,9 @@ from typing import Any
 
 from aiohttp import web
 
-from virtkube.apiserver import discovery, frontproxy, lifecycle, streams
+from virtkube.apiserver import discovery, frontproxy, lifecycle
 from virtkube.apiserver.handlerclient import HandlerClient, HandlerError, action_path, endpoint_of
-from virtkube.kube import errors
+from virtkube.kube import errors, streams
 from virtkube.kube.client import Client
 from virtkube.kube.resources import PODS, VMIMS, VMIS, VMS, Resource
 
@@ -277,7 +277,7 @@ async def portforward(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(protocols=(SUBPROTOCOL,), heartbeat=WS_HEARTBEAT,
                                max_msg_size=0)
     await ws.prepare(request)
-    reason = await streams.bridge_tcp(ws, reader, writer, f"the VMI's port {port}")
+    reason = await streams.bridge_stream(ws, reader, writer, f"the VMI's port {port}")
     log.info("portforward %s/%s:%d ended: %s", ns, name, port, reason)
     return ws
 

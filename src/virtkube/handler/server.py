@@ -15,19 +15,17 @@ own refusals, "virt-launcher: ..." for the launcher's.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
 from virtkube.handler import servertls
 from virtkube.hlcom import launcherclient, protocol
-from virtkube.kube import errors
+from virtkube.kube import errors, streams
 from virtkube.kube.client import Client
 from virtkube.kube.informer import Informer
 from virtkube.kube.resources import NODES
@@ -40,7 +38,6 @@ ACTIONS: dict[str, type[protocol.Pause | protocol.Unpause | protocol.SoftReboot]
     "pause": protocol.Pause, "unpause": protocol.Unpause, "softreboot": protocol.SoftReboot}
 STREAM_SOCKETS = {"console": protocol.CONSOLE_SOCKET, "vnc": protocol.VNC_SOCKET}
 WS_HEARTBEAT = 30.0
-READ_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -108,7 +105,8 @@ class HandlerServer:
             return _error(502, f"virt-launcher: {kind} socket {sock}: {e}")
         ws = web.WebSocketResponse(heartbeat=WS_HEARTBEAT, max_msg_size=0)
         await ws.prepare(request)
-        reason = await _bridge(ws, reader, writer, kind)
+        reason = await streams.bridge_stream(ws, reader, writer, f"virt-launcher's {kind} socket",
+                                             client_name="virt-api")
         log.info("%s of %s ended: %s", kind, request.match_info["name"], reason)
         return ws
 
@@ -134,38 +132,6 @@ async def _only_virt_api(request: web.Request, handler: Any) -> web.StreamRespon
             return _error(403, f"virt-handler: client {cn!r} is not virt-api")
     response: web.StreamResponse = await handler(request)
     return response
-
-
-async def _bridge(ws: web.WebSocketResponse, reader: asyncio.StreamReader,
-                  writer: asyncio.StreamWriter, kind: str) -> str:
-    async def down() -> str:
-        while data := await reader.read(READ_CHUNK):
-            await ws.send_bytes(data)
-        return f"virt-launcher closed the {kind} socket"
-
-    async def up() -> str:
-        async for msg in ws:
-            if msg.type in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT):
-                writer.write(msg.data if isinstance(msg.data, bytes) else msg.data.encode())
-                await writer.drain()
-        return "virt-api closed the stream"
-
-    tasks = [asyncio.ensure_future(down()), asyncio.ensure_future(up())]
-    done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    for t in pending:
-        t.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
-    try:
-        reason = str(next(iter(done)).result())
-    except Exception as e:
-        reason = f"virt-handler: {kind} bridge failed: {type(e).__name__}: {e}"
-    writer.close()
-    with contextlib.suppress(Exception):
-        await writer.wait_closed()
-    if not ws.closed:
-        await ws.close(code=1011 if reason.startswith("virt-launcher") else 1000,
-                       message=reason.encode()[:120])
-    return reason
 
 
 async def _wait_ca(client: Client, namespace: str) -> tuple[bytes, bytes]:

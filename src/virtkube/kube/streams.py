@@ -1,10 +1,12 @@
 """Byte pipes for console, VNC and port-forward: websocket <-> websocket, websocket <-> TCP.
 
 The user's websocket (through the API server) is bridged to the next hop
-byte for byte. Pings keep idle sessions alive across proxies (aiohttp's
-heartbeat, 30 s). When one side ends, the other is closed with a reason that
-names the side that ended, so "the console closed" can be told apart from
-"virt-handler went away".
+byte for byte: by virt-api to virt-handler (websocket) or to a VMI's port
+(TCP), by virt-handler to the launcher's console and VNC sockets (unix). Pings
+keep idle sessions alive across proxies (aiohttp's heartbeat, 30 s). When one
+side ends, the other is closed with a reason that names the side that ended, so
+"the console closed" can be told apart from "virt-handler went away". One
+module for both processes (issue 11); it sits in kube, the layer both import.
 """
 
 from __future__ import annotations
@@ -50,33 +52,35 @@ async def bridge_ws(user: web.WebSocketResponse, upstream: aiohttp.ClientWebSock
                        closer=upstream.close)
 
 
-async def bridge_tcp(user: web.WebSocketResponse, reader: asyncio.StreamReader,
-                     writer: asyncio.StreamWriter, upstream_name: str) -> str:
+async def bridge_stream(user: web.WebSocketResponse, reader: asyncio.StreamReader,
+                        writer: asyncio.StreamWriter, upstream_name: str,
+                        client_name: str = "client") -> str:
+    """Copy between a websocket and a byte stream (TCP, a unix socket) until one side ends."""
+
     async def down() -> str:
-        while True:
-            data = await reader.read(READ_CHUNK)
-            if not data:
-                return f"{upstream_name} closed the connection"
+        while data := await reader.read(READ_CHUNK):
             await user.send_bytes(data)
+        return f"{upstream_name} closed the connection"
 
     async def up() -> str:
         async for msg in user:
             if msg.type in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT):
                 writer.write(msg.data if isinstance(msg.data, bytes) else msg.data.encode())
                 await writer.drain()
-        return "client closed the connection"
+        return f"{client_name} closed the connection"
 
     async def close_writer() -> None:
         writer.close()
         with contextlib.suppress(Exception):
             await writer.wait_closed()
 
-    return await _race(down(), up(), user, upstream_name, closer=close_writer)
+    return await _race(down(), up(), user, upstream_name, closer=close_writer,
+                       client_name=client_name)
 
 
 async def _race(down: Coroutine[Any, Any, str], up: Coroutine[Any, Any, str],
                 user: web.WebSocketResponse, upstream_name: str,
-                closer: Callable[[], Awaitable[Any]]) -> str:
+                closer: Callable[[], Awaitable[Any]], client_name: str = "client") -> str:
     tasks = {asyncio.ensure_future(down), asyncio.ensure_future(up)}
     done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     for t in pending:
@@ -90,7 +94,7 @@ async def _race(down: Coroutine[Any, Any, str], up: Coroutine[Any, Any, str],
     with contextlib.suppress(Exception):
         await closer()
     if not user.closed:
-        code = (aiohttp.WSCloseCode.OK if reason.startswith("client")
+        code = (aiohttp.WSCloseCode.OK if reason.startswith(client_name)
                 else CLOSE_HOP_FAILED)
         await user.close(code=code, message=reason.encode()[:120])
     return reason
