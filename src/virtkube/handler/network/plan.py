@@ -10,7 +10,8 @@ The two built-in bindings of KubeVirt, with its names and addresses:
   the guest through DHCP; the bridge keeps only KubeVirt's link-local
   169.254.75.10/32, the DHCP server's identity.
 A pod has one primary interface, so at most one interface may use the pod
-network (KubeVirt's rule too); other network kinds are rejected by the launcher.
+network (KubeVirt's rule too). Which network and binding each interface has is
+virtkube.api.interfaces' decision, shared with the launcher.
 """
 
 from __future__ import annotations
@@ -19,13 +20,12 @@ import ipaddress
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from virtkube.api.interfaces import Binding, InterfaceError, guest_interfaces
 from virtkube.api.network import Interface, Network
 from virtkube.api.vmi import VirtualMachineInstance
 from virtkube.handler.network.mac import normalize_mac, stable_mac
 from virtkube.handler.network.podfacts import PodInterface
 from virtkube.hlcom.protocol import DHCPRoute, DHCPServer, tap_name
-
-Binding = Literal["masquerade", "bridge"]
 
 #: KubeVirt's defaults for the masquerade VM network.
 DEFAULT_VM_NETWORK_CIDR = "10.0.2.0/24"
@@ -75,45 +75,30 @@ def bridge_name(pod_interface: str) -> str:
     return f"k6t-{pod_interface}"
 
 
-def binding_of(iface: Interface, path: str) -> Binding:
-    if iface.masquerade is not None:
-        return "masquerade"
-    if iface.bridge is not None:
-        return "bridge"
-    chosen = [f for f in ("sriov", "passt_binding", "binding", "slirp", "macvtap", "passt")
-              if getattr(iface, f) is not None]
-    raise NetworkPlanError(path, f"binding {chosen[0] if chosen else 'none'} is not supported; "
-                                 "use masquerade or bridge")
-
-
 def plan_interfaces(vmi: VirtualMachineInstance, pod: PodInterface) -> list[InterfacePlan]:
     """One plan per guest NIC of `vmi`, in spec order (the TAP index is the NIC index)."""
-    networks = {n.name: n for n in vmi.spec.networks or []}
+    try:
+        nics = guest_interfaces(vmi.spec)
+    except InterfaceError as e:
+        raise NetworkPlanError(e.path, e.message) from e
     meta = vmi.metadata
     plans: list[InterfacePlan] = []
-    for index, iface in enumerate(vmi.spec.domain.devices.interfaces or []):
-        path = f"spec.domain.devices.interfaces[{index}]"
-        network = networks.get(iface.name)
-        if network is None:
-            raise NetworkPlanError(f"{path}.name", f"no network named {iface.name!r}")
-        if network.pod is None:
-            raise NetworkPlanError(f"spec.networks[{list(networks).index(iface.name)}]",
-                                   "only the pod network is supported")
+    for nic in nics:
+        iface, path = nic.interface, nic.path
         if plans:
             raise NetworkPlanError(path, "only one interface can use the pod network")
-        binding = binding_of(iface, path)
         mac = stable_mac(meta.namespace or "default", meta.name or "", iface.name)
         if iface.mac_address:
             spec_mac = normalize_mac(iface.mac_address)
             if spec_mac is None:
                 raise NetworkPlanError(f"{path}.macAddress", f"{iface.mac_address!r} is not a MAC")
             mac = spec_mac
-        base = InterfacePlan(name=iface.name, binding=binding, pod_interface=pod.name,
-                             bridge=bridge_name(pod.name), tap=tap_name(index), mac=mac,
+        base = InterfacePlan(name=iface.name, binding=nic.binding, pod_interface=pod.name,
+                             bridge=bridge_name(pod.name), tap=tap_name(nic.index), mac=mac,
                              mtu=pod.mtu, pod_ip=pod.ip, bridge_address="", guest_address="")
         hostname = vmi.spec.hostname or meta.name
-        if binding == "masquerade":
-            plans.append(_masquerade(base, iface, network, pod, hostname=hostname))
+        if nic.binding == "masquerade":
+            plans.append(_masquerade(base, iface, nic.network, pod, hostname=hostname))
         else:
             plans.append(_bridge(base, pod, hostname=hostname))
     return plans

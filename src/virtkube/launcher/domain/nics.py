@@ -10,6 +10,7 @@ network-boots from it, and iPXE costs boot time and memory.
 
 from __future__ import annotations
 
+from virtkube.api.interfaces import GuestInterface, InterfaceError, guest_interfaces
 from virtkube.api.vmi import VirtualMachineInstance
 from virtkube.hlcom.protocol import tap_name
 from virtkube.launcher.domain.context import DomainContext
@@ -27,19 +28,19 @@ MODELS = {
 }
 
 
+def _interfaces(vmi: VirtualMachineInstance) -> list[GuestInterface]:
+    try:
+        return guest_interfaces(vmi.spec)
+    except InterfaceError as e:
+        if e.unsupported:
+            raise UnsupportedFieldError(e.path, e.message) from e
+        raise SpecError(e.path, e.message) from e
+
+
 def nic_args(vmi: VirtualMachineInstance, ctx: DomainContext) -> list[str]:
-    networks = {n.name: n for n in vmi.spec.networks or []}
     args: list[str] = []
-    for index, iface in enumerate(vmi.spec.domain.devices.interfaces or []):
-        path = f"spec.domain.devices.interfaces[{index}]"
-        network = networks.get(iface.name)
-        if network is None:
-            raise SpecError(f"{path}.name", f"no network named {iface.name!r}")
-        if network.pod is None:
-            net_index = list(networks).index(iface.name)
-            raise UnsupportedFieldError(f"spec.networks[{net_index}]", "only pod networks")
-        if iface.bridge is None and iface.masquerade is None:
-            raise SpecError(path, "needs a binding: bridge or masquerade")
+    for nic in _interfaces(vmi):
+        iface, path, index = nic.interface, nic.path, nic.index
         if iface.state not in (None, "up"):
             raise UnsupportedFieldError(f"{path}.state", f"value {iface.state!r}")
         model = iface.model or "virtio"
