@@ -15,7 +15,7 @@ message changes incompatibly.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -193,6 +193,9 @@ def encode(message: Request | Response) -> bytes:
     return message.model_dump_json(by_alias=True, exclude_none=True).encode() + b"\n"
 
 
+_M = TypeVar("_M", Request, Response)
+
+
 def _check_version(line: bytes) -> None:
     try:
         version = json.loads(line).get("version")
@@ -202,17 +205,17 @@ def _check_version(line: bytes) -> None:
         raise ProtocolError(f"protocol version {version!r}, this side speaks {PROTOCOL_VERSION}")
 
 
-def decode_request(line: bytes) -> Request:
+def _decode(line: bytes, kind: type[_M], what: str) -> _M:
     _check_version(line)
     try:
-        return Request.model_validate_json(line)
+        return kind.model_validate_json(line)
     except ValidationError as e:
-        raise ProtocolError(f"bad request: {e}") from e
+        raise ProtocolError(f"bad {what}: {e}") from e
+
+
+def decode_request(line: bytes) -> Request:
+    return _decode(line, Request, "request")
 
 
 def decode_response(line: bytes) -> Response:
-    _check_version(line)
-    try:
-        return Response.model_validate_json(line)
-    except ValidationError as e:
-        raise ProtocolError(f"bad response: {e}") from e
+    return _decode(line, Response, "response")

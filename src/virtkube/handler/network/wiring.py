@@ -48,11 +48,13 @@ def with_macs(vmi: VirtualMachineInstance, plans: list[InterfacePlan]) -> Virtua
     if not plans:
         return vmi
     macs = {p.name: p.mac for p in plans}
-    data = vmi.model_dump(by_alias=True, exclude_none=True)
-    for iface in data["spec"]["domain"]["devices"].get("interfaces") or []:
-        if iface["name"] in macs:
-            iface["macAddress"] = macs[iface["name"]]
-    return VirtualMachineInstance.model_validate(data)
+    spec = vmi.spec
+    devices = spec.domain.devices
+    interfaces = [i.model_copy(update={"mac_address": macs[i.name]}) if i.name in macs else i
+                  for i in devices.interfaces or []]
+    domain = spec.domain.model_copy(update={
+        "devices": devices.model_copy(update={"interfaces": interfaces})})
+    return vmi.model_copy(update={"spec": spec.model_copy(update={"domain": domain})})
 
 
 class NetworkWiring:
