@@ -4,9 +4,8 @@ import json
 
 import pytest
 
+from tests.unit.launcher.builders import new_vmi
 from virtkube.hlcom import protocol as p
-
-from .builders import new_vmi
 
 COMMANDS: list[p.Command] = [
     p.Ping(),
