@@ -21,7 +21,7 @@ CONTAINERD_TAGS    := no_btrfs no_devmapper no_zfs
 CONTAINERD_LDFLAGS := -s -w -X github.com/containerd/containerd/v2/version.Version=$(CONTAINERD_VERSION)
 CONTAINERD_CMDS    := containerd containerd-shim-runc-v2 ctr
 
-.PHONY: deps controlplane noderuntime crds guest-images lint test up down bench bench-quick
+.PHONY: deps controlplane noderuntime crds guest-images node-images lint test up down bench bench-quick
 
 # Debian packages and the Python venv; a no-op when all are there.
 deps:
@@ -61,13 +61,17 @@ crds: deps
 guest-images: deps
 	$(PYTHON) -m images.build
 
+# The utility and pause images of the real nodes (busybox-static), as an OCI archive.
+node-images: deps
+	$(PYTHON) -m images.utility
+
 lint: deps
 	.venv/bin/ruff check
 	.venv/bin/mypy
 	.venv/bin/lint-imports
 
 # The README's second command: lint, then every test tier.
-test: deps controlplane noderuntime guest-images lint
+test: deps controlplane noderuntime guest-images node-images lint
 	.venv/bin/pytest
 
 # Benchmarks on a fresh local cluster; figures beside baselines from the same run.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 import shutil
 import tarfile
@@ -24,6 +25,8 @@ MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MEDIA_CONFIG = "application/vnd.oci.image.config.v1+json"
 MEDIA_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 REF_NAME = "org.opencontainers.image.ref.name"
+#: containerd's name for an image in an index it imports (core/images/archive).
+IMAGE_NAME = "io.containerd.image.name"
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,14 @@ class LayerFile:
     uid: int = 0
     gid: int = 0
     mode: int = 0o644
+
+
+@dataclass(frozen=True)
+class LayerLink:
+    """A symbolic link in a layer (e.g. busybox's applets), owned by root."""
+
+    path: str  # absolute in the image, e.g. /bin/sh
+    target: str
 
 
 @dataclass(frozen=True)
@@ -72,13 +83,18 @@ def _json(obj: object) -> bytes:
     return json.dumps(obj, indent=2, sort_keys=True).encode() + b"\n"
 
 
-def _tar_layer(files: list[LayerFile], mtime: int, out: Path) -> str:
+def _tar_layer(files: list[LayerFile], mtime: int, out: Path,
+               links: tuple[LayerLink, ...] = ()) -> str:
     """Write the uncompressed tar to ``out`` and return its sha256 (the diff_id)."""
     dirs: dict[str, LayerFile] = {}
     for lf in files:
         parts = lf.path.strip("/").split("/")[:-1]
         for i in range(1, len(parts) + 1):
             dirs.setdefault("/".join(parts[:i]), lf)
+    for link in links:
+        parts = link.path.strip("/").split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            dirs.setdefault("/".join(parts[:i]), LayerFile("/" + "/".join(parts[:i]), Path()))
     with tarfile.open(out, "w", format=tarfile.USTAR_FORMAT) as tar:
         for d, owner in sorted(dirs.items()):
             info = tarfile.TarInfo(d + "/")
@@ -91,20 +107,31 @@ def _tar_layer(files: list[LayerFile], mtime: int, out: Path) -> str:
             info.mode, info.uid, info.gid, info.mtime = lf.mode, lf.uid, lf.gid, mtime
             with lf.source.open("rb") as f:
                 tar.addfile(info, f)
+        for link in sorted(links, key=lambda x: x.path):
+            info = tarfile.TarInfo(link.path.strip("/"))
+            info.type, info.linkname = tarfile.SYMTYPE, link.target
+            info.mode, info.mtime = 0o777, mtime
+            tar.addfile(info)
     return sha256_file(out)
 
 
 def write_image(
-    layout: Path, files: list[LayerFile], *, ref: str, mtime: int, labels: dict[str, str]
+    layout: Path, files: list[LayerFile], *, ref: str, mtime: int, labels: dict[str, str],
+    links: tuple[LayerLink, ...] = (), run_config: dict[str, Any] | None = None,
+    image_name: str = "",
 ) -> Written:
-    """Create (or replace) an OCI image layout at ``layout`` holding one image."""
+    """Create (or replace) an OCI image layout at ``layout`` holding one image.
+
+    ``run_config`` adds to the image config's ``config`` (Entrypoint, Cmd, Env, ...);
+    ``image_name``, a full reference, is what containerd names the image on import
+    (its ``io.containerd.image.name`` annotation; ``ref`` stays the OCI tag)."""
     if layout.exists():
         shutil.rmtree(layout)
     layout.mkdir(parents=True)
     (layout / "oci-layout").write_bytes(_json({"imageLayoutVersion": "1.0.0"}))
     with tempfile.TemporaryDirectory(dir=layout) as tmp:
         tar_path = Path(tmp) / "layer.tar"
-        diff_id = _tar_layer(files, mtime, tar_path)
+        diff_id = _tar_layer(files, mtime, tar_path, links)
         gz_path = Path(tmp) / "layer.tar.gz"
         with (
             tar_path.open("rb") as src,
@@ -118,7 +145,7 @@ def write_image(
         "architecture": "amd64",
         "os": "linux",
         "created": created,
-        "config": {"Labels": labels},
+        "config": {"Labels": labels, **(run_config or {})},
         "rootfs": {"type": "layers", "diff_ids": [f"sha256:{diff_id}"]},
         "history": [{"created": created, "created_by": "virtkube images.build"}],
     }
@@ -138,9 +165,44 @@ def write_image(
             {
                 **manifest_desc,
                 "platform": {"architecture": "amd64", "os": "linux"},
-                "annotations": {REF_NAME: ref},
+                "annotations": {REF_NAME: ref,
+                                **({IMAGE_NAME: image_name} if image_name else {})},
             }
         ],
     }
     (layout / "index.json").write_bytes(_json(index))
     return Written(layout, str(manifest_desc["digest"]), str(layer["digest"]))
+
+
+def write_archive(layouts: list[Path], out: Path, *, mtime: int) -> None:
+    """One OCI archive (a tar of an image layout) holding the images of ``layouts``, for
+    ``ctr images import``; blobs shared between them are stored once. Reproducible."""
+    manifests: list[Any] = []
+    blobs: dict[str, Path] = {}
+    for layout in layouts:
+        index = json.loads((layout / "index.json").read_text())
+        manifests += index["manifests"]
+        for blob in sorted((layout / "blobs" / "sha256").iterdir()):
+            blobs.setdefault(blob.name, blob)
+    index_doc = {"schemaVersion": 2, "mediaType": MEDIA_INDEX, "manifests": manifests}
+    members: list[tuple[str, bytes | Path]] = [
+        ("oci-layout", _json({"imageLayoutVersion": "1.0.0"})),
+        ("index.json", _json(index_doc)),
+        *((f"blobs/sha256/{name}", path) for name, path in sorted(blobs.items())),
+    ]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(out, "w", format=tarfile.USTAR_FORMAT) as tar:
+        for d in ("blobs/", "blobs/sha256/"):
+            info = tarfile.TarInfo(d)
+            info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, mtime
+            tar.addfile(info)
+        for name, content in members:
+            info = tarfile.TarInfo(name)
+            info.mode, info.mtime = 0o644, mtime
+            if isinstance(content, bytes):
+                info.size = len(content)
+                tar.addfile(info, io.BytesIO(content))
+            else:
+                info.size = content.stat().st_size
+                with content.open("rb") as f:
+                    tar.addfile(info, f)
