@@ -80,8 +80,19 @@ def cloud_init(kind: str, **fields: Any) -> tuple[Obj, Obj]:
                      spec(volumes=[{"name": "ci", kind: fields}]))
 
 
+def probe(kind: str, field: str) -> tuple[Obj, Obj]:
+    """A handler alone, or a tcpSocket probe and then the timing field set on it."""
+    if field in ("httpGet", "tcpSocket"):
+        return {}, spec(**{kind: {field: {"port": 80}}})
+    return spec(**{kind: {"tcpSocket": {"port": 80}}}), spec(**{kind: {field: 7}})
+
+
 #: path -> (the fixture without the field, the patch that sets it).
 EFFECTS: dict[str, tuple[Obj, Obj]] = {
+    **{f"spec.{kind}.{field}": probe(kind, field)
+       for kind in ("livenessProbe", "readinessProbe")
+       for field in ("httpGet", "tcpSocket", "initialDelaySeconds", "timeoutSeconds",
+                     "periodSeconds", "successThreshold", "failureThreshold")},
     "spec.priorityClassName": ({}, spec(priorityClassName="high")),
     "spec.nodeSelector": ({}, spec(nodeSelector={"disk": "ssd"})),
     "spec.affinity": ({}, spec(affinity={"nodeAffinity": {}})),
@@ -201,8 +212,6 @@ _DEFAULT = "its only accepted value is the default, which is what runs without i
 #: Supported paths whose effect is outside the pod and the argv, or that have none: why.
 ELSEWHERE: dict[str, str] = {
     "spec.evictionStrategy": "NO EFFECT: accepted, read by nothing (no eviction handling yet)",
-    "spec.livenessProbe": "NO EFFECT: accepted and defaulted, but no component probes a VMI",
-    "spec.readinessProbe": "NO EFFECT: accepted and defaulted, but no component probes a VMI",
     "spec.architecture": f"{_DEFAULT} (amd64; launcher/domain/machine.py refuses others)",
     "spec.startStrategy": "the launcher's supervisor keeps the guest paused "
                           "(launcher/supervisor.py); QEMU always starts with -S",

@@ -23,6 +23,12 @@ _CLOUD_INIT = (
     "userData", "userDataBase64", "secretRef.name",
     "networkData", "networkDataBase64", "networkDataSecretRef.name",
 )  # fmt: skip
+_PROBES = ("livenessProbe", "readinessProbe")
+#: What virt-controller copies onto the compute container (KubeVirt's copyProbe).
+_PROBE_FIELDS = (
+    "httpGet", "tcpSocket", "initialDelaySeconds", "timeoutSeconds", "periodSeconds",
+    "successThreshold", "failureThreshold",
+)  # fmt: skip
 
 #: Patterns of accepted field paths; `[]` stands for any list index and a
 #: pattern covers everything below it.
@@ -31,8 +37,10 @@ SUPPORTED: frozenset[str] = frozenset(
         # Owned by virt-controller / the scheduler / virt-handler, not the launcher.
         "spec.priorityClassName", "spec.nodeSelector", "spec.affinity", "spec.schedulerName",
         "spec.serviceAccountName", "spec.tolerations", "spec.topologySpreadConstraints",
-        "spec.evictionStrategy", "spec.terminationGracePeriodSeconds", "spec.livenessProbe",
-        "spec.readinessProbe", "spec.subdomain", "spec.dnsPolicy", "spec.dnsConfig",
+        "spec.evictionStrategy", "spec.terminationGracePeriodSeconds",
+        "spec.subdomain", "spec.dnsPolicy", "spec.dnsConfig",
+        # Copied onto the launcher pod's compute container; the kubelet probes the guest.
+        *(f"spec.{probe}.{f}" for probe in _PROBES for f in _PROBE_FIELDS),
         # Used by the launcher.
         "spec.hostname", "spec.architecture", "spec.startStrategy",
         "spec.networks[].name", "spec.networks[].pod",
@@ -103,6 +111,15 @@ OFF_IS_FINE: frozenset[str] = frozenset(
     }
 )  # fmt: skip
 
+_NO_AGENT = "it runs through the QEMU guest agent, which virtkube does not have"
+#: Fields refused as a whole (reported once, at this path, not per leaf below it), and why.
+#: Patterns here have no `[]`.
+REFUSED: dict[str, str] = {
+    f"spec.{probe}.{handler}": _NO_AGENT
+    for probe in _PROBES
+    for handler in ("exec", "guestAgentPing")
+}
+
 
 
 @dataclass(frozen=True)
@@ -154,7 +171,15 @@ def _off(generic: str) -> bool:
 
 def unsupported_fields(spec: Mapping[str, Any]) -> Iterator[UnsupportedField]:
     """Each set field of a VMI spec (camelCase JSON) that virtkube does not run, in order."""
+    reported: set[str] = set()
     for concrete, generic, value in _leaves(spec, "spec", "spec"):
+        refused = next((p for p in REFUSED if generic == p or generic.startswith(p + ".")
+                        or generic.startswith(p + "[")), None)
+        if refused is not None:
+            if refused not in reported:
+                reported.add(refused)
+                yield UnsupportedField(refused, REFUSED[refused])
+            continue
         if _off(generic):
             if value not in (False, None, [], {}):
                 yield UnsupportedField(concrete, f"only false is supported, got {value!r}")

@@ -15,6 +15,7 @@ from typing import Any
 from virtkube.api import VirtualMachineInstance, to_bytes
 from virtkube.api.devices import Disk
 from virtkube.api.facts import guest_memory
+from virtkube.api.vmi import Probe
 from virtkube.api.volumes import Volume
 from virtkube.controller.options import LauncherOptions
 from virtkube.controller.overhead import memory_overhead
@@ -143,6 +144,22 @@ def _volume_mounts(volumes: list[Volume], disks: list[Disk]) -> tuple[list[Obj],
     return pod_volumes, mounts
 
 
+def _probe(probe: Probe | None) -> Obj | None:
+    """A VMI probe as the compute container's (KubeVirt's copyProbe): the kubelet runs it
+    against the pod IP, which the masquerade binding forwards to the guest (and the bridge
+    binding gives to the guest). Only httpGet and tcpSocket reach here: admission refuses
+    exec and guestAgentPing (api/supported.py), which need a guest agent."""
+    if probe is None or (probe.http_get is None and probe.tcp_socket is None):
+        return None
+    fields = (("httpGet", probe.http_get), ("tcpSocket", probe.tcp_socket),
+              ("initialDelaySeconds", probe.initial_delay_seconds),
+              ("timeoutSeconds", probe.timeout_seconds),
+              ("periodSeconds", probe.period_seconds),
+              ("successThreshold", probe.success_threshold),
+              ("failureThreshold", probe.failure_threshold))
+    return {key: value for key, value in fields if value is not None}
+
+
 def launcher_pod(vmi: VirtualMachineInstance, opts: LauncherOptions) -> Obj:
     """The launcher Pod for `vmi` (metadata.generateName: the API server names it)."""
     meta = vmi.metadata
@@ -194,6 +211,11 @@ def launcher_pod(vmi: VirtualMachineInstance, opts: LauncherOptions) -> Obj:
         }],
         "volumes": pod_volumes,
     }
+    for key, probe in (("livenessProbe", spec.liveness_probe),
+                       ("readinessProbe", spec.readiness_probe)):
+        rendered = _probe(probe)
+        if rendered is not None:
+            pod_spec["containers"][0][key] = rendered
     for field, value in (("affinity", spec.affinity), ("tolerations", spec.tolerations),
                          ("schedulerName", spec.scheduler_name),
                          ("priorityClassName", spec.priority_class_name),

@@ -4,7 +4,15 @@ The controller owns the scheduling half of a VMI's life: Pending (seen) ->
 Scheduling (launcher pod created) -> Scheduled (pod running on a node,
 `status.nodeName` set). virt-handler takes it from there (Running,
 Succeeded, Failed). The controller also marks a VMI Failed when its pod
-fails or disappears, and lets a deleted VMI go once its pod is gone.
+fails or disappears (a failed liveness probe stops the compute container,
+which ends the VMI), and lets a deleted VMI go once its pod is gone.
+
+Ready is the guest running and the launcher pod ready (KubeVirt's
+syncReadyConditionFromPod): while the guest runs unpaused the controller
+copies the pod's Ready condition, so a readinessProbe on the VMI (copied onto
+the compute container) gates it. virt-handler, which sees the guest, sets it
+False the moment the guest pauses or stops, in the same write as the phase;
+it never sets it True.
 
 `plan` is pure: the reconciler (vmi.py) carries out what it returns.
 """
@@ -167,7 +175,30 @@ def plan(vmi: Obj, pods: list[Obj], now: str, *, pod_expected: bool = False) -> 
                            f"VirtualMachineInstance is scheduled on node {node}"))
     if pod["spec"].get("nodeName"):
         status["activePods"] = {pod["metadata"]["uid"]: pod["spec"]["nodeName"]}
+    if phase == "Running" and not _paused(status):
+        _ready_from_pod(status, pod, now)
     return _finish(out, vmi, new)
+
+
+def _paused(status: Obj) -> bool:
+    cond = get_condition(status.get("conditions"), "Paused")
+    return bool(cond and cond.get("status") == "True")
+
+
+def _ready_from_pod(status: Obj, pod: Obj, now: str) -> None:
+    """Ready of a running, unpaused guest: the launcher pod's Ready condition."""
+    if _pod_terminating(pod):
+        value, reason, message = "False", "PodTerminating", "virt-launcher pod is terminating"
+    else:
+        cond = get_condition((pod.get("status") or {}).get("conditions"), "Ready")
+        if cond is None:
+            value, reason, message = ("False", "PodConditionMissing",
+                                      "virt-launcher pod is missing the Ready condition")
+        else:
+            value = str(cond.get("status") or "False")
+            reason, message = str(cond.get("reason") or ""), str(cond.get("message") or "")
+    status["conditions"] = set_condition(status.get("conditions"), "Ready", value,
+                                         reason=reason, message=message, now=now)
 
 
 def _finish(out: Plan, old: Obj, new: Obj) -> Plan:

@@ -1,8 +1,11 @@
 """Domain state -> VMI runtime status, as a pure function.
 
 virt-handler owns these facts of a VMI (KubeVirt's split): phase Running,
-Succeeded, Failed; the Ready and Paused conditions; the launcher's image
-version; the reason a guest ended. Scheduling facts stay the controller's.
+Succeeded, Failed; the Paused condition; the launcher's image version; the
+reason a guest ended. Scheduling facts stay the controller's, and so does
+Ready while the guest runs: it follows the launcher pod's readiness (the
+VMI's readinessProbe), which only the controller sees. The handler sets Ready
+False when the guest pauses or stops, in the same write as that change.
 """
 
 from __future__ import annotations
@@ -53,7 +56,6 @@ def runtime_status(vmi: Obj, domain: Domain, *, now: str, launcher_version: str,
     state = domain.state
     if state in ("running", "shutting-down"):
         set_phase(status, "Running", now)
-        _set_condition(status, "Ready", "True", "", "", now)
         _drop_condition(status, "Paused")
     elif state == "paused":
         set_phase(status, "Running", now)

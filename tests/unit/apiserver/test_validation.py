@@ -88,7 +88,11 @@ VMI_CASES: list[tuple[str, str, Any, list[str]]] = [
     ("hyperv unsupported", "spec.domain.features", {"hyperv": {"relaxed": {}}},
      ["spec.domain.features.hyperv.relaxed"]),
     ("probe with two handlers", "spec.readinessProbe",
-     {"tcpSocket": {"port": 22}, "exec": {"command": ["true"]}}, ["spec.readinessProbe"]),
+     {"tcpSocket": {"port": 22}, "httpGet": {"port": 80}}, ["spec.readinessProbe"]),
+    ("exec probe needs a guest agent", "spec.livenessProbe",
+     {"exec": {"command": ["cat", "/tmp/ok"]}}, ["spec.livenessProbe.exec"]),
+    ("guest agent ping probe", "spec.readinessProbe", {"guestAgentPing": {}},
+     ["spec.readinessProbe.guestAgentPing"]),
     ("cloud-init with two user data", "spec.volumes.0",
      {"name": "root", "cloudInitNoCloud": {"userData": "a", "userDataBase64": "YQ=="}},
      ["spec.volumes[0].cloudInitNoCloud.userDataBase64"]),
@@ -121,6 +125,14 @@ def test_unsupported_message_says_so() -> None:
         with_path(new_vmi(), "spec.domain.features", {"hyperv": {"relaxed": {}}}), CFG))
     assert [str(c) for c in causes] == [
         "spec.domain.features.hyperv.relaxed: not supported by virtkube"]
+
+
+def test_guest_agent_probes_are_refused_once_with_the_reason() -> None:
+    vmi = with_path(new_vmi(), "spec.readinessProbe", {"exec": {"command": ["a", "b"]}})
+    causes = validation.validate_vmi_create(defaults.vmi_defaults(vmi, CFG))
+    assert [str(c) for c in causes] == [
+        "spec.readinessProbe.exec: not supported by virtkube (it runs through the QEMU guest "
+        "agent, which virtkube does not have)"]
 
 
 VM_CASES: list[tuple[str, dict[str, Any], list[str]]] = [

@@ -40,6 +40,15 @@ CASES: dict[str, dict[str, Any]] = {
             "overcommitGuestOverhead": True, "requests": {"memory": "1Gi"},
             "limits": {"memory": "2Gi"}}},
     },
+    # KubeVirt copies httpGet/tcpSocket probes and their timing onto the compute container.
+    "probes": {
+        "domain": {"devices": {}, "memory": {"guest": "128Mi"}},
+        "readinessProbe": {"tcpSocket": {"port": 1500}, "initialDelaySeconds": 5,
+                           "periodSeconds": 2, "timeoutSeconds": 1, "successThreshold": 1,
+                           "failureThreshold": 3},
+        "livenessProbe": {"httpGet": {"port": 80, "path": "/healthz"},
+                          "initialDelaySeconds": 120, "periodSeconds": 20},
+    },
     "volumes": {
         "domain": {"devices": {"disks": [{"name": "host-ro", "disk": {"readonly": True}}]},
                    "memory": {"guest": "64Mi"}},

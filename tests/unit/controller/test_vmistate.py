@@ -82,3 +82,40 @@ def test_unchanged_vmi_writes_nothing() -> None:
     assert first.vmi is not None
     again = vmistate.plan(first.vmi, [new_pod(phase="Running", node="n1")], NOW)
     assert again.vmi is None and not again.events
+
+
+def _ready(plan: vmistate.Plan) -> tuple[str, str] | None:
+    assert plan.vmi is not None
+    return next(((c["status"], c.get("reason", ""))
+                 for c in plan.vmi["status"].get("conditions") or []
+                 if c["type"] == "Ready"), None)
+
+
+def _pod_ready(status: str, reason: str = "") -> list[dict[str, str]]:
+    cond = {"type": "Ready", "status": status}
+    return [{**cond, "reason": reason}] if reason else [cond]
+
+
+def test_ready_of_a_running_guest_follows_the_launcher_pods_readiness() -> None:
+    """KubeVirt's syncReadyConditionFromPod: a readinessProbe gates the pod, so the VMI."""
+    vmi = new_vmi(phase="Running", finalizers=[vmistate.FINALIZER])
+    not_ready = new_pod(phase="Running", node="n1",
+                        conditions=_pod_ready("False", "ContainersNotReady"))
+    assert _ready(vmistate.plan(vmi, [not_ready], NOW)) == ("False", "ContainersNotReady")
+    ready = new_pod(phase="Running", node="n1", conditions=_pod_ready("True"))
+    assert _ready(vmistate.plan(vmi, [ready], NOW)) == ("True", "")
+    missing = new_pod(phase="Running", node="n1")
+    assert _ready(vmistate.plan(vmi, [missing], NOW)) == ("False", "PodConditionMissing")
+    going = new_pod(phase="Running", node="n1", deleting=True, conditions=_pod_ready("True"))
+    assert _ready(vmistate.plan(vmi, [going], NOW)) == ("False", "PodTerminating")
+
+
+def test_ready_is_left_to_the_handler_while_paused_or_not_yet_running() -> None:
+    pod = new_pod(phase="Running", node="n1", conditions=_pod_ready("True"))
+    paused = new_vmi(phase="Running", finalizers=[vmistate.FINALIZER], conditions=[
+        {"type": "Paused", "status": "True"},
+        {"type": "Ready", "status": "False", "reason": "Paused"}])
+    assert _ready(vmistate.plan(paused, [pod], NOW)) == ("False", "Paused")
+    scheduled = new_vmi(phase="Scheduled", finalizers=[vmistate.FINALIZER])
+    plan = vmistate.plan(scheduled, [pod], NOW)
+    assert plan.vmi is None or _ready(plan) is None

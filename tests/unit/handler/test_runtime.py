@@ -14,8 +14,9 @@ def conds(status: dict[str, object]) -> dict[str, str]:
 
 
 @pytest.mark.parametrize(("state", "phase", "expected"), [
-    ("running", "Running", {"Ready": "True"}),
-    ("shutting-down", "Running", {"Ready": "True"}),
+    # Ready True is the controller's (the launcher pod's readiness): never set here.
+    ("running", "Running", {}),
+    ("shutting-down", "Running", {}),
     ("paused", "Running", {"Ready": "False", "Paused": "True"}),
     ("shutdown", "Succeeded", {"Ready": "False"}),
     ("crashed", "Failed", {"Ready": "False"}),
@@ -32,10 +33,11 @@ def test_state_maps_to_phase_and_conditions(state: DomainState, phase: str,
 
 
 def test_unpause_drops_the_paused_condition() -> None:
+    """Ready stays False until the controller sees the pod ready again."""
     vmi = new_vmi(phase="Scheduled")
     vmi["status"] = runtime_status(vmi, Domain(state="paused"), now=NOW, launcher_version="v")
     status = runtime_status(vmi, Domain(state="running"), now=NOW, launcher_version="v")
-    assert conds(status) == {"Ready": "True"}
+    assert conds(status) == {"Ready": "False"}
 
 
 def test_final_phase_is_never_rewritten() -> None:
