@@ -6,6 +6,16 @@ admits. The order of work is KubeVirt's: the schema first (the pydantic models,
 which name unknown and mistyped fields), and only when the object parses the
 semantic rules (checks/*) and the fields virtkube does not run (checks/supported).
 
+One parse per admission call, and the rules read the dict, not the typed model:
+what admission judges is what the user wrote. Its causes quote the written
+values ("'2Gi' is greater than ..."), count which keys are present (exactly one
+volume source, `bios` beside `efi`), and name JSON paths; the supported-field
+walker needs the set leaves, not the model's filled-in defaults; the mutating
+webhook answers with a JSON patch against the same dict. The typed model is the
+schema (the CRDs are generated from it): built once, to name unknown and
+mistyped fields, and never a second time for the same object (a migration is
+checked once before its VMI is looked up, not again after).
+
 No I/O: a migration's VMI is looked up by the caller and passed in, and so are the
 cluster's feature gates (`gates`, from its KubeVirt CR; none by default).
 """
@@ -123,16 +133,32 @@ def validate_migration_create(vmim: Obj, vmi: Obj | None,
     found); `in_flight` the names of unfinished migrations of that VMI.
     """
     causes = schema_causes(VirtualMachineInstanceMigration, vmim)
-    if causes:
-        return causes
+    if causes or not (vmim.get("spec") or {}).get("vmiName"):
+        return causes or _migration_field_causes(vmim)
+    return _migration_field_causes(vmim) + migration_vmi_causes(vmim, vmi, in_flight)
+
+
+def migration_spec_causes(vmim: Obj) -> list[Cause]:
+    """What a new migration is refused for by itself, before its VMI is looked up: the
+    schema, vmiName, unsupported fields (the webhook stops at any of them)."""
+    return (schema_causes(VirtualMachineInstanceMigration, vmim)
+            or _migration_field_causes(vmim))
+
+
+def _migration_field_causes(vmim: Obj) -> list[Cause]:
     spec = vmim.get("spec") or {}
-    name = spec.get("vmiName")
-    if not name:
+    if not spec.get("vmiName"):
         return [Cause("spec.vmiName", "must name the VMI to migrate", "FieldValueRequired")]
-    for key in ("sendTo", "receive"):
-        if spec.get(key) is not None:
-            causes.append(Cause(f"spec.{key}", "not supported by virtkube (decentralized live "
-                                               "migration)", "FieldValueNotSupported"))
+    return [Cause(f"spec.{key}", "not supported by virtkube (decentralized live migration)",
+                  "FieldValueNotSupported")
+            for key in ("sendTo", "receive") if spec.get(key) is not None]
+
+
+def migration_vmi_causes(vmim: Obj, vmi: Obj | None,
+                         in_flight: list[str] | None = None) -> list[Cause]:
+    """A migration (that passed migration_spec_causes) against the VMI it names."""
+    causes: list[Cause] = []
+    name = vmim["spec"]["vmiName"]
     if vmi is None:
         namespace = (vmim.get("metadata") or {}).get("namespace", "")
         causes.append(Cause("spec.vmiName", f'the VMI "{namespace}/{name}" does not exist',

@@ -156,14 +156,14 @@ async def validate(resource: str, request: Obj, lookups: Lookups) -> Obj:
 
 
 async def _validate_migration(obj: Obj, request: Obj, lookups: Lookups) -> list[Cause]:
-    causes = validation.validate_migration_create(obj, {"status": {}})
+    causes = validation.migration_spec_causes(obj)
     name = (obj.get("spec") or {}).get("vmiName")
     if causes or not isinstance(name, str):
         return causes
     namespace = str(request.get("namespace") or (obj.get("metadata") or {}).get("namespace"))
     vmi = await lookups.get_vmi(namespace, name)
     in_flight = await lookups.migrations_in_flight(namespace, name) if vmi else []
-    return validation.validate_migration_create(obj, vmi, in_flight)
+    return validation.migration_vmi_causes(obj, vmi, in_flight)
 
 
 async def review(path: str, body: bytes, cfg: defaults.DefaultsConfig,

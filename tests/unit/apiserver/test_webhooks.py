@@ -97,3 +97,26 @@ async def test_migration_of_a_missing_vmi_is_rejected() -> None:
     response = await answer("/validate-virtualmachineinstancemigrations",
                             review_body(vmim, resource="virtualmachineinstancemigrations"))
     assert response["status"]["message"] == 'spec.vmiName: the VMI "default/ghost" does not exist'
+
+
+@pytest.mark.parametrize(("path", "obj", "resource"), [
+    ("/mutate-virtualmachineinstances", new_vmi(), "virtualmachineinstances"),
+    ("/validate-virtualmachineinstances", new_vmi(), "virtualmachineinstances"),
+    ("/validate-virtualmachineinstancemigrations",
+     {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstanceMigration",
+      "metadata": {"name": "m"}, "spec": {"vmiName": "ghost"}},
+     "virtualmachineinstancemigrations"),
+])
+async def test_each_admission_call_parses_the_object_once(
+        monkeypatch: pytest.MonkeyPatch, path: str, obj: Any, resource: str) -> None:
+    """The typed model is the schema, built once per call; the rules read the dict."""
+    kinds: list[str] = []
+    schema_causes = webhooks.validation.schema_causes
+
+    def counting(kind: Any, o: Any) -> Any:
+        kinds.append(kind.__name__)
+        return schema_causes(kind, o)
+
+    monkeypatch.setattr(webhooks.validation, "schema_causes", counting)
+    await answer(path, review_body(obj, resource=resource))
+    assert len(kinds) == 1, kinds
