@@ -3,7 +3,9 @@ the pod IP (masquerade forwards it to the guest), and the VMI's Ready follows th
 
 Two guests boot side by side, each running busybox httpd on port 80 from its user-data
 after a marker line on the console: one probed on 80 (Ready only once that listener is
-up), one probed on 81, where nobody listens (Running, never Ready).
+up), one probed on 81, where nobody listens (Running, never Ready). The second also has a
+liveness probe on 81, late enough to leave the readiness checks alone: when it fails, the
+node stops the compute container and that VMI ends (KubeVirt's test: the VMI is final).
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ USER_DATA = f"#!/bin/sh\nsleep 3\nmkdir -p /www\necho ok > /www/index.html\necho
             "httpd -p 80 -h /www\n"
 #: How long the unprobed guest must stay not Ready once its listener on 80 is up.
 NEVER_READY_FOR = 8.0
+#: The liveness probe's initial delay: past a slow boot plus NEVER_READY_FOR.
+LIVENESS_DELAY = 120
 
 
-def probed_vm(name: str, port: int) -> Obj:
+def probed_vm(name: str, port: int, *, liveness: bool = False) -> Obj:
     vm = networked_vm(name, "masquerade", "unused")
     spec = vm["spec"]["template"]["spec"]
     for volume in spec["volumes"]:
@@ -37,6 +41,10 @@ def probed_vm(name: str, port: int) -> Obj:
             volume["cloudInitNoCloud"]["userData"] = USER_DATA
     spec["readinessProbe"] = {"tcpSocket": {"port": port}, "periodSeconds": 1,
                               "failureThreshold": 1}
+    if liveness:
+        spec["livenessProbe"] = {"tcpSocket": {"port": port}, "periodSeconds": 1,
+                                 "failureThreshold": 1,
+                                 "initialDelaySeconds": LIVENESS_DELAY}
     return vm
 
 
@@ -50,7 +58,7 @@ def test_ready_follows_the_readiness_probe(cluster: LocalCluster, name: str) -> 
     never = f"{name}-b"
     try:
         apply(cluster, probed_vm(name, 80))
-        apply(cluster, probed_vm(never, 81))
+        apply(cluster, probed_vm(never, 81, liveness=True))
         wait_status(cluster, name, "Running")
         wait_status(cluster, never, "Running")
         wait_for(f"vmi/{name} Ready True", lambda: (ready(cluster, name) or {}).get(
@@ -69,6 +77,15 @@ def test_ready_follows_the_readiness_probe(cluster: LocalCluster, name: str) -> 
             assert cond is not None and cond["status"] == "False", cond
             time.sleep(1)
         assert (get(cluster, "vm", never) or {}).get("status", {}).get("ready") is False
+        uid = vmi_uid(cluster, never)
+
+        def ended() -> bool:  # final, or already replaced by the VM's run strategy
+            vmi = get(cluster, "vmi", never) or {}
+            return (vmi.get("metadata", {}).get("uid") != uid
+                    or vmi.get("status", {}).get("phase") in ("Succeeded", "Failed"))
+
+        wait_for(f"vmi/{never} ended by its failing liveness probe", ended,
+                 LIVENESS_DELAY + BOOT_TIMEOUT)
     finally:
         cluster.kubectl("delete", "vm", never, "-n", "default", "--ignore-not-found",
                         "--wait=false", check=False)
