@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from tests.integration.helpers import EXAMPLES, host_disk_gate, wait_for
 from tests.unit.apiserver.builders import new_vm, new_vmi
-from tests.unit.apiserver.example_verdicts import GATES, VERDICTS
+from tests.unit.apiserver.example_verdicts import verdict_with_gates_off
 from virtkube.local import pki
 from virtkube.local.cluster import LocalCluster
 from virtkube.local.node.layout import ClusterNet
@@ -140,10 +140,7 @@ def test_examples_are_admitted_as_the_table_says(virt_api: VirtAPI) -> None:
     files.sort(key=lambda f: f.name != "vmi-migratable.yaml")
     seen: dict[str, str] = {}
     for path in files:
-        verdict, fields = VERDICTS[path.name]
-        if path.name in GATES:  # this cluster has no KubeVirt CR: every gate is off
-            verdict = "REJECT"
-            fields = [f for guarded in GATES[path.name].values() for f in guarded]
+        verdict, fields = verdict_with_gates_off(path.name)
         res = virt_api.kubectl("create", "-n", ns, "-f", str(path))
         if verdict == "ACCEPT":
             assert res.returncode == 0, f"{path.name}: {res.stderr}"
