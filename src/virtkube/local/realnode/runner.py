@@ -24,6 +24,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from virtkube.local import registry
 from virtkube.local.certs import ClusterPKI
 from virtkube.local.config import ClusterConfig
 from virtkube.local.node import hostnet
@@ -49,6 +50,8 @@ def write_files(node: RealNode, cfg: ClusterConfig, opts: config.NodeOptions) ->
         d.mkdir(parents=True, exist_ok=True)
     ident = identity.ensure_identity(node, cfg, ClusterPKI(Home(node.home_root).pki))
     node.containerd_config.write_text(config.containerd_toml(node, opts))
+    # `registry:5000` (and the registry's loopback address) -> the cluster's registry.
+    registry.write_hosts(node.registry_hosts, registry.port_of(cfg))
     node.cni_conflist.write_text(json.dumps(config.cni_conflist(node, cfg), indent=2) + "\n")
     node.kubelet_config.write_text(config.kubelet_config_yaml(config.kubelet_configuration(
         node, cfg, opts, ca=ident.ca, serving_cert=ident.serving.cert_path,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import tomllib
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.unit.golden import assert_golden
 from virtkube.local.config import ClusterConfig, Ports
 from virtkube.local.paths import REPO_ROOT
 from virtkube.local.realnode import config
@@ -42,11 +42,7 @@ RENDERED = {
 
 @pytest.mark.parametrize("name", sorted(RENDERED))
 def test_matches_golden(name: str) -> None:
-    golden = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN"):
-        golden.write_text(RENDERED[name])
-    assert RENDERED[name] == golden.read_text(), (
-        f"{golden} is stale; rerun with UPDATE_GOLDEN=1 and review")
+    assert_golden(GOLDEN / name, RENDERED[name])
 
 
 def test_containerd_config_parses_and_stays_in_the_node_folder() -> None:
