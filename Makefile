@@ -21,7 +21,8 @@ CONTAINERD_TAGS    := no_btrfs no_devmapper no_zfs
 CONTAINERD_LDFLAGS := -s -w -X github.com/containerd/containerd/v2/version.Version=$(CONTAINERD_VERSION)
 CONTAINERD_CMDS    := containerd containerd-shim-runc-v2 ctr
 
-.PHONY: deps controlplane noderuntime crds guest-images node-images lint test up down bench bench-quick
+.PHONY: deps controlplane noderuntime crds guest-images node-images lint test up down bench bench-quick \
+	deviceplugin-proto
 
 # Debian packages and the Python venv; a no-op when all are there.
 deps:
@@ -54,6 +55,12 @@ $(BIN)/containerd:
 	cd noderuntime && CGO_ENABLED=0 go build -buildvcs=false -trimpath -tags '$(CONTAINERD_TAGS)' \
 		-ldflags '$(CONTAINERD_LDFLAGS)' -o $(BIN)/ \
 		$(addprefix github.com/containerd/containerd/v2/cmd/,$(CONTAINERD_CMDS))
+
+# The kubelet's device plugin messages for virt-handler (the generated files are committed:
+# an editable install has no build step, and grpcio-tools is a dev dependency only).
+deviceplugin-proto: deps
+	cd src && $(PYTHON) -m grpc_tools.protoc -I . --python_out=. \
+		--pyi_out=. virtkube/handler/deviceplugin/api.proto
 
 crds: deps
 	$(PYTHON) -m virtkube.api.crdgen deploy/crds

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from virtkube.handler import nodestate, server
+from virtkube.handler.deviceplugin import DEFAULT_PLUGINS_DIR, DevicePluginManager
 from virtkube.handler.vmi import VMIHandler
 from virtkube.kube import reconciler
 from virtkube.kube.client import Client
@@ -33,6 +34,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "empty disables it")
     p.add_argument("--server-advertise", default=None,
                    help="address virt-api dials (default: the listen host)")
+    p.add_argument("--device-plugins-dir", type=Path, default=DEFAULT_PLUGINS_DIR,
+                   help="the kubelet's device-plugins folder, where the plugins for /dev/kvm, "
+                        "/dev/net/tun and /dev/vhost-net register; none run when it is absent")
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
 
@@ -65,6 +69,10 @@ async def amain(args: argparse.Namespace) -> int:
                                  workers=args.workers, log=log)
 
         tasks.append(asyncio.create_task(work()))
+        if args.device_plugins_dir.is_dir():
+            tasks.append(asyncio.create_task(DevicePluginManager(args.device_plugins_dir).run()))
+        else:
+            log.info("no %s (no kubelet on this node): no device plugins", args.device_plugins_dir)
         stopped = asyncio.create_task(stop.wait())
         await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
         for t in tasks:

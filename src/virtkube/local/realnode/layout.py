@@ -140,6 +140,12 @@ class RealNode:
         return self.root / "kubelet"
 
     @property
+    def device_plugins(self) -> Path:
+        """/var/lib/kubelet/device-plugins inside the node's mount namespace: the kubelet's
+        kubelet.sock, where virt-handler's device plugins register from the host's side."""
+        return self.kubelet_dir / "device-plugins"
+
+    @property
     def kubelet_config(self) -> Path:
         return self.root / "kubelet-config.yaml"
 
