@@ -22,7 +22,6 @@ Outputs (all reproducible: fixed mtimes, sorted archives):
 from __future__ import annotations
 
 import argparse
-import fcntl
 import hashlib
 import json
 import os
@@ -31,13 +30,11 @@ import subprocess
 import sys
 import time
 import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from images import debs, disk, initramfs, oci, vmlinux
+from images import cache, debs, disk, initramfs, oci, vmlinux
 from images.paths import REPO_ROOT, cache_root, images_dir
 
 HERE = Path(__file__).resolve().parent
@@ -102,17 +99,6 @@ def resolve_inputs() -> Inputs:
         syslinux_common=debs.candidate("syslinux-common"),
         host_tools={name: debs.installed_version(name) for name in HOST_TOOLS},
     )
-
-
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _set_mtimes(root: Path) -> None:
@@ -224,34 +210,10 @@ def cached_build(inputs: Inputs, *, force: bool = False) -> Path:
     """The cache folder for ``inputs``, building it first unless it is complete."""
     root = cache_root()
     key = inputs.key()
-    final = root / key
-    with _locked(root / f"{key}.lock"):
-        if final.is_dir() and (final / "manifest.json").exists() and not force:
-            log(f"cached: {final}")
-            return final
-        work = root / f"{key}.build-{os.getpid()}"
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-        try:
-            build_into(work, inputs, root / "debs", key=key)
-        except BaseException:
-            shutil.rmtree(work, ignore_errors=True)
-            raise
-        if final.exists():
-            shutil.rmtree(final)
-        work.rename(final)
-    _prune(root, keep=final)
+    final = cache.cached(root, key, lambda work: build_into(work, inputs, root / "debs", key=key),
+                         keep=KEEP_CACHED, log=log, force=force)
     _prune_debs(root / "debs", inputs)
     return final
-
-
-def _prune(root: Path, *, keep: Path) -> None:
-    builds = [p for p in root.iterdir() if p.is_dir() and (p / "manifest.json").exists()]
-    builds.sort(key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in [p for p in builds if p != keep][KEEP_CACHED - 1 :]:
-        log(f"pruning old build {old.name}")
-        shutil.rmtree(old, ignore_errors=True)
-        (root / f"{old.name}.lock").unlink(missing_ok=True)
 
 
 def _prune_debs(debs_dir: Path, inputs: Inputs) -> None:
@@ -268,8 +230,14 @@ def _prune_debs(debs_dir: Path, inputs: Inputs) -> None:
 _COPY = {"tiny.raw", "tiny.qcow2"}
 
 
+#: Folders of build/images that other builders publish (images.utility, images.launcher):
+#: replacing the guest images keeps them.
+OTHER_BUILDERS = ("node", "launcher")
+
+
 def publish(src: Path, dest: Path) -> None:
-    """Replace ``dest`` with the contents of the cache folder ``src``."""
+    """Replace ``dest`` with the contents of the cache folder ``src``, keeping the
+    other builders' folders."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f"{dest.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -284,6 +252,9 @@ def publish(src: Path, dest: Path) -> None:
         shutil.copy2(s, d)
 
     shutil.copytree(src, tmp, copy_function=place)
+    for name in OTHER_BUILDERS:
+        if (dest / name).exists() and not (tmp / name).exists():
+            (dest / name).rename(tmp / name)
     old = dest.with_name(f"{dest.name}.old-{os.getpid()}")
     if dest.exists():
         dest.rename(old)

@@ -59,6 +59,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--image-store", type=Path, help="OCI image store for containerDisk / kernelBoot images"
     )
     parser.add_argument(
+        "--container-disks-dir", type=Path,
+        help="where the pod's containerDisk/kernelBoot containers listen (<volume>.sock)"
+    )
+    parser.add_argument(
         "--mounts-dir",
         type=Path,
         default=KUBEVIRT_PRIVATE,
@@ -110,6 +114,7 @@ async def run(args: argparse.Namespace) -> ExitCode:
     paths = RunPaths(args.run_dir.resolve(), args.state_dir.resolve() if args.state_dir else None)
     host = HostOptions(
         image_store=args.image_store.resolve() if args.image_store else None,
+        container_disks_dir=args.container_disks_dir,
         mounts_dir=args.mounts_dir,
         block_dir=args.block_dir,
         cache_dir=args.cache_dir,

@@ -47,7 +47,8 @@ class VolumeError(LauncherError):
 
 
 class ContainerDiskError(LauncherError):
-    """An image reference could not be resolved in the OCI image store."""
+    """A containerDisk or kernelBoot image's file could not be reached (in the OCI image
+    store, or in the disk's container of the pod)."""
 
 
 class QemuLaunchError(LauncherError):

@@ -71,6 +71,9 @@ class HostOptions:
 
     image_store: Path | None = None
     """OCI image store for containerDisk and kernelBoot images."""
+    container_disks_dir: Path | None = None
+    """Where the pod's disk containers listen (<volume>.sock, kernel-boot.sock); when set,
+    containerDisk and kernelBoot images are reached there, not in an image store."""
     mounts_dir: Path = KUBEVIRT_PRIVATE
     """vmi-disks/<vol>/disk.img, secret/<vol>/, config-map/<vol>/, service-account/."""
     block_dir: Path = Path("/dev")

@@ -22,7 +22,7 @@ from virtkube.api.names import is_dns_label
 from virtkube.api.quantity import to_bytes
 from virtkube.api.vmi import VirtualMachineInstance
 from virtkube.api.volumes import Volume
-from virtkube.launcher import cloudinit, containerdisk, qemuimg, safepath
+from virtkube.launcher import cloudinit, containerdisk, diskcontainer, qemuimg, safepath
 from virtkube.launcher.domain.context import FirmwareFiles, KernelFiles, ResolvedVolume
 from virtkube.launcher.domain.firmware import secure_boot, uses_efi
 from virtkube.launcher.errors import LauncherError, VolumeError
@@ -86,14 +86,16 @@ def _prepare_one(
 ) -> ResolvedVolume:
     name = volume.name
     if volume.container_disk is not None:
-        if host.image_store is None:
-            raise VolumeError(name, "containerDisk needs an image store (--image-store)")
-        base = containerdisk.resolve(
-            volume.container_disk.image,
-            host.image_store,
-            cache=host.cache_dir,
-            path=volume.container_disk.path,
-        )
+        cd = volume.container_disk
+        if host.container_disks_dir is not None:
+            root = diskcontainer.container_root(host.container_disks_dir, name)
+            base = diskcontainer.disk_file(root, cd.image, cd.path)
+        elif host.image_store is not None:
+            base = containerdisk.resolve(cd.image, host.image_store, cache=host.cache_dir,
+                                         path=cd.path)
+        else:
+            raise VolumeError(name, "containerDisk needs its disk container "
+                                    "(--container-disks-dir) or an image store (--image-store)")
         overlay = state / f"{name}.containerdisk.qcow2"
         qemuimg.create_overlay(base, overlay)
         return ResolvedVolume(overlay, "qcow2", direct_io=supports_direct_io(state))
@@ -246,8 +248,18 @@ def _kernel(vmi: VirtualMachineInstance, host: HostOptions) -> KernelFiles:
     container = fw.kernel_boot.container if fw and fw.kernel_boot else None
     if container is None:
         return KernelFiles()
+    if host.container_disks_dir is not None:
+        root = diskcontainer.container_root(host.container_disks_dir, diskcontainer.KERNEL_BOOT)
+        image = container.image
+
+        def member(name: str | None) -> Path | None:
+            return None if name is None else diskcontainer.image_file(root, image, name)
+
+        return KernelFiles(kernel=member(container.kernel_path),
+                           initrd=member(container.initrd_path))
     if host.image_store is None:
-        raise LauncherError("kernelBoot.container needs an image store (--image-store)")
+        raise LauncherError("kernelBoot.container needs its container (--container-disks-dir) "
+                            "or an image store (--image-store)")
 
     def get(member: str | None) -> Path | None:
         if member is None:

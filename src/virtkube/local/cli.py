@@ -33,7 +33,12 @@ def up(nodes: int = typer.Option(
        audit: bool = typer.Option(
         None, "--audit/--no-audit",
         help="Write the API server's audit log to logs/audit.log (for benchmarks); "
-             "changing it on a running cluster needs `virtkube down` first.")) -> None:
+             "changing it on a running cluster needs `virtkube down` first."),
+       node_runtime: str = typer.Option(
+        None, "--node-runtime",
+        help="What runs the nodes' pods: `containerd` (the upstream kubelet and containerd) "
+             "or `standin` (the default for now); changing it needs `virtkube down` first.")
+       ) -> None:
     """Start the local cluster (idempotent) and install the kubevirt.io CRDs."""
     cluster = LocalCluster.default()
     try:
@@ -43,7 +48,8 @@ def up(nodes: int = typer.Option(
                 if not err.is_terminal:
                     err.print(f"  {msg}", highlight=False)
 
-            seconds = cluster.up(progress, nodes=nodes, audit=audit)
+            seconds = cluster.up(progress, nodes=nodes, audit=audit,
+                                 node_runtime=node_runtime)
     except ClusterError as e:
         _fail(str(e))
     err.print(f"[green]ready[/green] in {seconds:.1f}s: {cluster.config().apiserver_url}",
@@ -107,8 +113,18 @@ def kubectl(ctx: typer.Context) -> None:
     binary = controlplane_binary()
     if not binary.exists():
         _fail(f"{binary} is missing: run `make controlplane` first")
-    argv = [str(binary), "kubectl", f"--kubeconfig={cluster.home.admin_kubeconfig}", *ctx.args]
+    argv = [str(binary), "kubectl", f"--kubeconfig={cluster.home.admin_kubeconfig}",
+            *kubectl_args(sys.argv, ctx.args)]
     os.execv(argv[0], argv)
+
+
+def kubectl_args(argv: list[str], parsed: list[str]) -> list[str]:
+    """What follows `kubectl` on the command line, verbatim: click drops a `--`, which
+    `kubectl exec POD -- cmd -flags` needs. `parsed` when the command is not in argv (the
+    CLI called as a function)."""
+    if "kubectl" in argv[1:]:
+        return argv[argv.index("kubectl", 1) + 1:]
+    return parsed
 
 
 def main() -> None:

@@ -20,11 +20,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from virtkube.local import serviceproxy
+from virtkube.local import registry, serviceproxy
 from virtkube.local.certs import ClusterPKI
 from virtkube.local.config import ClusterConfig
 from virtkube.local.node import layout
 from virtkube.local.paths import Home, containerdisk_store
+from virtkube.local.realnode import config as realnode_config
+from virtkube.local.realnode.layout import RealNode
 
 
 @dataclass(frozen=True)
@@ -168,9 +170,14 @@ def control_plane(cfg: ClusterConfig, home: Home, binary: Path) -> list[Componen
                                            kube_scheduler)]
 
 
-def node(home: Home, index: int, python: str) -> Component:
-    """Local node `index`: registers virtkube-node-<index> and runs the pods bound to it."""
-    return Component(layout.node_name(index), (
+def node(cfg: ClusterConfig, home: Home, index: int, python: str) -> Component:
+    """Local node `index`, virtkube-node-<index>: the upstream kubelet with containerd in a
+    mount namespace of the node's own (virtkube.local.realnode.runner), or the stand-in."""
+    name = layout.node_name(index)
+    if cfg.real_nodes:
+        return Component(name, realnode_config.runner_argv(
+            RealNode(home.root, name, index), python, realnode_config.NodeOptions()))
+    return Component(name, (
         python, "-m", "virtkube.local.node", "--home", str(home.root),
         "--index", str(index)))
 
@@ -182,6 +189,12 @@ def kube_proxy(cfg: ClusterConfig, home: Home, binary: Path, python: str) -> Com
     return Component("kube-proxy", (
         python, "-m", "virtkube.local.serviceproxy", "--home", str(home.root), "--",
         str(binary), "kube-proxy", *serviceproxy.kube_proxy_flags(cfg, home)))
+
+
+def local_registry(cfg: ClusterConfig, home: Home) -> Component:
+    """The OCI registry the real nodes pull from as `registry:5000` (containerd's hosts.toml
+    maps the name; see virtkube.local.registry). The supervisor seeds it once it answers."""
+    return Component(registry.NAME, registry.argv(registry.RegistryDirs(home.root)))
 
 
 def local_path_provisioner(home: Home, python: str) -> Component:
@@ -230,7 +243,8 @@ def all_components(cfg: ClusterConfig, home: Home, binary: Path, python: str,
     """Control plane first; nodes and the provisioner once the API server is ready (the
     supervisor waits for /readyz after kube-apiserver), stopped before it in reverse."""
     return [*control_plane(cfg, home, binary),
-            *(node(home, i, python) for i in range(cfg.nodes)),
+            *([local_registry(cfg, home)] if cfg.real_nodes else []),
+            *(node(cfg, home, i, python) for i in range(cfg.nodes)),
             *([kube_proxy(cfg, home, binary, python)] if cfg.nodes and cfg.pod_network else []),
             local_path_provisioner(home, python),
             # virt-api first: its webhooks (failurePolicy Fail) admit what the others write.

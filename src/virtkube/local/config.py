@@ -31,6 +31,11 @@ LOCAL_IMAGE = "virtkube/local:dev"
 POD_NETWORK_SECOND_OCTETS = range(128, 228)
 #: The kubelet's default pod limit.
 MAX_PODS = 110
+#: What runs a local node's pods: virtkube's stand-in (virtkube.local.node, pods as host
+#: processes), or the upstream kubelet with containerd (virtkube.local.realnode).
+STANDIN_RUNTIME = "standin"
+CONTAINERD_RUNTIME = "containerd"
+NODE_RUNTIMES = (STANDIN_RUNTIME, CONTAINERD_RUNTIME)
 
 
 def _used_ipv4_networks() -> list[ipaddress.IPv4Network]:
@@ -76,6 +81,8 @@ class Ports:
     scheduler: int
     #: 0 in a config written before virt-api joined the local cluster: picked at `up`.
     virt_api: int = 0
+    #: The local OCI registry that `registry:5000` names on the nodes; 0: picked at `up`.
+    registry: int = 0
 
     @classmethod
     def pick(cls) -> Ports:
@@ -101,11 +108,19 @@ class ClusterConfig:
     #: .(1+i).0/24 node i's pods. Picked at the first `up` (see pick_pod_network).
     pod_network: str = ""
     local_image: str = LOCAL_IMAGE
+    #: STANDIN_RUNTIME or CONTAINERD_RUNTIME (`virtkube up --node-runtime`); changing it
+    #: needs `down` first.
+    node_runtime: str = STANDIN_RUNTIME
     max_pods: int = MAX_PODS
     #: Write the API server's audit log (logs/audit.log): the benchmarks count
     #: requests per VM lifecycle from it. Off by default (it costs disk writes).
     audit: bool = False
     extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def real_nodes(self) -> bool:
+        """The nodes are the upstream kubelet with containerd, not the stand-in."""
+        return self.node_runtime == CONTAINERD_RUNTIME
 
     @property
     def apiserver_url(self) -> str:

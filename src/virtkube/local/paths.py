@@ -27,10 +27,16 @@ def controlplane_binary() -> Path:
     return Path(env).resolve() if env else REPO_ROOT / "bin" / "controlplane"
 
 
+def images_dir() -> Path:
+    """The images `make guest-images node-images` publish (images/paths.py says the same;
+    the wheel does not carry the build-time `images` package)."""
+    env = os.environ.get("VIRTKUBE_IMAGES")
+    return Path(env).resolve() if env else REPO_ROOT / "build" / "images"
+
+
 def containerdisk_store() -> Path:
     """The OCI image store that containerDisk images resolve in (`make guest-images`)."""
-    env = os.environ.get("VIRTKUBE_IMAGES")
-    return (Path(env).resolve() if env else REPO_ROOT / "build" / "images") / "oci"
+    return images_dir() / "oci"
 
 
 @dataclass(frozen=True)

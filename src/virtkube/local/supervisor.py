@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from virtkube.local import apiclient
+from virtkube.local import apiclient, registry
 from virtkube.local import components as comps
 from virtkube.local.certs import ClusterPKI
 from virtkube.local.config import ClusterConfig
@@ -97,6 +97,20 @@ def wait_ready(cfg: ClusterConfig, home: Home, timeout: float,
     return False
 
 
+def seed_registry(cfg: ClusterConfig) -> None:
+    """Push the images `make images` built into the local registry; quick when they are
+    there already (the registry's storage outlives a restart)."""
+    url = registry.url(registry.port_of(cfg))
+    try:
+        registry.wait_ready(url, timeout=30.0)
+        started = time.monotonic()
+        stats = registry.seed(url, registry.seed_list())
+    except registry.RegistryError as e:
+        log.error("seeding the local registry failed: %s", e)
+        return
+    log.info("registry seeded in %.1fs: %s", time.monotonic() - started, stats)
+
+
 class Supervisor:
     def __init__(self, home: Home, components: list[comps.Component]) -> None:
         self.home = home
@@ -132,6 +146,9 @@ class Supervisor:
             # their first authorisation and exit; let them find a ready server.
             if child.component.name == "kube-apiserver":
                 wait_ready(cfg, self.home, 120.0, lambda: self.stopping)
+            # The nodes' pod sandboxes and every image come from the registry.
+            if child.component.name == registry.NAME:
+                seed_registry(cfg)
         self.write_state()
 
     def reap(self) -> None:

@@ -54,3 +54,27 @@ def test_without_a_pod_network_the_apiserver_advertises_loopback() -> None:
     argv = components.kube_apiserver(ClusterConfig(ports=CFG.ports), HOME, BINARY).argv
     assert "--advertise-address=127.0.0.1" in argv
     assert "--endpoint-reconciler-type=none" in argv
+
+
+REAL = ClusterConfig(ports=Ports(apiserver=6443, etcd_client=2379, etcd_peer=2380,
+                                 controller_manager=10257, scheduler=10259, virt_api=8443,
+                                 registry=5005),
+                     pod_network="10.200.0.0/16", nodes=2, node_runtime="containerd")
+
+
+def test_real_nodes_run_the_kubelet_runner_after_the_registry() -> None:
+    comps = components.all_components(REAL, HOME, BINARY, PYTHON, STORE)
+    names = [c.name for c in comps]
+    assert names.index("registry") < names.index("virtkube-node-0")
+    node1 = comps[names.index("virtkube-node-1")]
+    assert node1.argv == (PYTHON, "-m", "virtkube.local.realnode", "--home", str(HOME.root),
+                          "--name", "virtkube-node-1", "--index", "1")
+    registry = comps[names.index("registry")]
+    # Its config (and so its argv) names the home: `down` finds it by that.
+    assert registry.argv == ("/usr/bin/docker-registry", "serve",
+                             f"{HOME.root}/registry/config.yml")
+
+
+def test_standin_nodes_have_no_registry() -> None:
+    names = [c.name for c in components.all_components(CFG, HOME, BINARY, PYTHON, STORE)]
+    assert "registry" not in names

@@ -3,11 +3,13 @@
 Started as config.runner_argv, it writes the node's files, enters a mount namespace of its
 own and mounts its folders at the well-known paths there (mounts.py), starts containerd, waits for
 its socket, then starts the kubelet. Both children die with it (PR_SET_PDEATHSIG). On
-SIGTERM or SIGINT, or when either child exits, it stops the kubelet, then containerd, then
+SIGTERM or SIGINT it stops the kubelet, then containerd, then
 kills whatever is left in the node's cgroup (shims and containers outlive containerd by
 design) and removes the cgroups and the node's address on the bridge, so that a stopped
 node leaves nothing running. The pods' netns were mounted in this namespace only, so they
-go with it, and their veths with them.
+go with it, and their veths with them. A child that dies on its own (a crash, a kill -9) is
+restarted alone: the shims keep the containers running meanwhile, and the restarted
+containerd and kubelet find them again.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from virtkube.local import registry
@@ -31,7 +34,11 @@ from virtkube.local.node import hostnet
 from virtkube.local.paths import Home
 from virtkube.local.procs import die_with_parent, terminate
 from virtkube.local.realnode import cgroups, config, identity, mounts
-from virtkube.local.realnode.layout import Binaries, RealNode, binaries_dir
+from virtkube.local.realnode.layout import (
+    Binaries,
+    RealNode,
+    binaries_dir,
+)
 
 log = logging.getLogger("virtkube.local.realnode")
 
@@ -39,6 +46,9 @@ log = logging.getLogger("virtkube.local.realnode")
 CONTAINERD_START_TIMEOUT = 30.0
 #: The kubelet stops its sync loops within this; containerd likewise.
 STOP_GRACE = 10.0
+#: Restart back-off of a dead containerd or kubelet: doubles from the first value up to the
+#: second, and starts over once the child ran STABLE_AFTER seconds.
+BACKOFF_INITIAL, BACKOFF_MAX, STABLE_AFTER = 0.5, 15.0, 60.0
 
 
 class NodeStartError(RuntimeError):
@@ -99,6 +109,45 @@ def cleanup(node: RealNode, cfg: ClusterConfig) -> list[str]:
     return removed
 
 
+@dataclass
+class _Child:
+    """containerd or the kubelet: restarted alone when it dies, with back-off, so that a
+    crash of one (or a kill -9) leaves the node's pods and guests running, as on a
+    systemd-managed node."""
+
+    what: str
+    argv: Sequence[str]
+    logfile: Path
+    proc: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    backoff: float = BACKOFF_INITIAL
+    next_start: float = 0.0
+    started_at: float = 0.0
+
+    def start(self, env: dict[str, str]) -> subprocess.Popen[bytes]:
+        self.proc = _start(self.argv, self.logfile, env)
+        self.started_at = time.monotonic()
+        return self.proc
+
+    def reap(self, node: RealNode) -> bool:
+        """True when the child just exited (its restart is then scheduled)."""
+        if self.proc is None or self.proc.poll() is None:
+            return False
+        now = time.monotonic()
+        if now - self.started_at > STABLE_AFTER:
+            self.backoff = BACKOFF_INITIAL
+        log.error("node %s: %s (pid %d) exited %s; restarting in %.1fs; its log:\n%s",
+                  node.name, self.what, self.proc.pid, self.proc.returncode, self.backoff,
+                  _tail(self.logfile))
+        self.proc = None
+        self.next_start = now + self.backoff
+        self.backoff = min(self.backoff * 2, BACKOFF_MAX)
+        return True
+
+    def due(self) -> bool:
+        return self.proc is None and time.monotonic() >= self.next_start
+
+
 def run(node: RealNode, opts: config.NodeOptions, binaries: Binaries) -> int:
     home = Home(node.home_root)
     cfg = ClusterConfig.load(home.config)
@@ -106,40 +155,44 @@ def run(node: RealNode, opts: config.NodeOptions, binaries: Binaries) -> int:
     cleanup(node, cfg)  # whatever a previous, killed runner left
     mounts.setup(node)
     net = node.cluster_net(cfg.pod_network)
-    # The node's InternalIP, where the kubelet serves; the cluster's bridge exists already.
+    # The cluster's bridge and its nftables table (idempotent; shared by every node), then
+    # the node's InternalIP on it, where the kubelet serves.
+    hostnet.ensure(net, lock_dir=home.run, apiserver_port=cfg.ports.apiserver,
+                   service_ip=cfg.kubernetes_service_ip, node_count=0)
     hostnet.run("ip", "addr", "replace", f"{net.node_ip(node.index)}/32", "dev", net.bridge)
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     env = {**os.environ, "PATH": binaries.path_env(os.environ.get("PATH", ""))}
-    containerd_log = node.logs / "containerd.log"
-    kubelet_log = node.logs / "kubelet.log"
-    children: list[subprocess.Popen[bytes]] = []
+    containerd = _Child("containerd", config.containerd_argv(node, binaries),
+                        node.logs / "containerd.log")
+    kubelet = _Child("kubelet", config.kubelet_argv(node, cfg, binaries, opts),
+                     node.logs / "kubelet.log")
     code = 0
     try:
-        containerd = _start(config.containerd_argv(node, binaries), containerd_log, env)
-        children.append(containerd)
-        _wait_socket(containerd, node.socket, containerd_log, stop)
-        kubelet = _start(config.kubelet_argv(node, cfg, binaries, opts), kubelet_log, env)
-        children.append(kubelet)
-        log.info("node %s: containerd %d, kubelet %d", node.name, containerd.pid, kubelet.pid)
-        while not stop.wait(0.5):
-            for what, child, logfile in (("containerd", containerd, containerd_log),
-                                         ("kubelet", kubelet, kubelet_log)):
-                if child.poll() is not None:
-                    log.error("node %s: %s exited %s; its log:\n%s", node.name, what,
-                              child.returncode, _tail(logfile))
-                    code = 1
-                    stop.set()
+        _wait_socket(containerd.start(env), node.socket, containerd.logfile, stop)
+        kubelet.start(env)
+        assert containerd.proc is not None and kubelet.proc is not None
+        log.info("node %s: containerd %d, kubelet %d", node.name, containerd.proc.pid,
+                 kubelet.proc.pid)
+        while not stop.wait(0.2):
+            for child in (containerd, kubelet):
+                child.reap(node)
+                if child.due() and not stop.is_set():
+                    child.restarts += 1
+                    proc = child.start(env)
+                    log.info("node %s: %s restarted (pid %d, restart %d)", node.name,
+                             child.what, proc.pid, child.restarts)
     except NodeStartError as e:
         log.error("node %s: %s", node.name, e)
         code = 1
     finally:
         # The kubelet first (it would restart what containerd loses), then containerd.
-        for child in reversed(children):
-            terminate([child.pid], STOP_GRACE)
-            child.wait()
+        for child in (kubelet, containerd):
+            if child.proc is not None:
+                terminate([child.proc.pid], STOP_GRACE)
+                child.proc.wait()
         removed = cleanup(node, cfg)
         log.info("node %s stopped; cleaned up %d leftovers", node.name, len(removed))
     return code
