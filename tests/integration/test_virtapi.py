@@ -26,9 +26,9 @@ from hypothesis import strategies as st
 from tests.integration.helpers import EXAMPLES, host_disk_gate, wait_for
 from tests.unit.apiserver.builders import new_vm, new_vmi
 from tests.unit.apiserver.example_verdicts import verdict_with_gates_off
-from virtkube.local import pki
 from virtkube.local.cluster import LocalCluster
 from virtkube.local.node.layout import ClusterNet
+from virtkube.pki import issuer
 
 pytestmark = pytest.mark.integration
 
@@ -365,8 +365,8 @@ def test_start_stop_restart(virt_api: VirtAPI) -> None:
 
 def _user_kubeconfig(api: VirtAPI, user: str, tmp: Path) -> Path:
     p = api.cluster.pki
-    pair = pki.KeyPair(tmp / f"{user}.crt", tmp / f"{user}.key")
-    pki.ensure_cert(pair, ca=p.ca, common_name=user, client=True)
+    pair = issuer.KeyPair.named(tmp, user)
+    issuer.ensure_cert(pair, ca=p.ca, common_name=user, client=True)
     cfg = api.cluster.config()
     doc = {"apiVersion": "v1", "kind": "Config", "current-context": "c",
            "clusters": [{"name": "c", "cluster": {"server": cfg.apiserver_url,

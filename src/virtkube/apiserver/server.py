@@ -101,22 +101,22 @@ async def prepare_tls(client: Client, opts: Options) -> TLSFiles:
     opts.state_dir.mkdir(parents=True, exist_ok=True)
     ca = await certs.ensure_ca(client, opts.namespace, opts.state_dir)
     ca_path = opts.state_dir / "kubevirt-ca.crt"
-    ca_path.write_bytes(ca.cert_pem)
+    ca_path.write_bytes(ca.cert)
     names = [_url_host(opts.host).strip("[]"), *certs.SERVICE_NAMES]
     if opts.aggregator_address:
         names.append(opts.aggregator_address)
     if opts.tls_cert and opts.tls_key:
         cert, key = opts.tls_cert, opts.tls_key
-        bundle = (opts.ca_bundle.read_bytes() if opts.ca_bundle else ca.cert_pem)
+        bundle = (opts.ca_bundle.read_bytes() if opts.ca_bundle else ca.cert)
     else:
-        cert, key = certs.write_pair(opts.state_dir, "serving",
-                                     certs.issue(ca, common_name="virt-api.kubevirt.svc",
-                                                 server_names=names))
-        bundle = ca.cert_pem
-    ccert, ckey = certs.write_pair(opts.state_dir, "handler-client",
-                                   certs.issue(ca, common_name=certs.VIRT_API_CLIENT_CN,
-                                               client=True))
-    return TLSFiles(cert, key, bundle, ccert, ckey, ca_path)
+        serving = certs.write_leaf(opts.state_dir, "serving", ca,
+                                   common_name="virt-api.kubevirt.svc", server_names=names)
+        cert, key = serving.cert_path, serving.key_path
+        bundle = ca.cert
+    handler_client = certs.write_leaf(opts.state_dir, "handler-client", ca,
+                                      common_name=certs.VIRT_API_CLIENT_CN, client=True)
+    return TLSFiles(cert, key, bundle, handler_client.cert_path, handler_client.key_path,
+                    ca_path)
 
 
 def serving_context(tls: TLSFiles, auth: frontproxy.RequestHeaderConfig | None

@@ -29,6 +29,7 @@ from virtkube.kube import errors, streams
 from virtkube.kube.client import Client
 from virtkube.kube.informer import Informer
 from virtkube.kube.resources import NODES
+from virtkube.pki import issuer
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ async def _only_virt_api(request: web.Request, handler: Any) -> web.StreamRespon
     return response
 
 
-async def _wait_ca(client: Client, namespace: str) -> tuple[bytes, bytes]:
+async def _wait_ca(client: Client, namespace: str) -> issuer.Pem:
     delay = 1.0
     while True:
         try:
@@ -151,15 +152,15 @@ async def _wait_ca(client: Client, namespace: str) -> tuple[bytes, bytes]:
 async def run(opts: ServerOptions, *, client: Client, vmis: Informer, node: str,
               sockets_dir: Path, on_change: Callable[[str], None] | None = None) -> None:
     """Serve until cancelled; the Node annotation says where."""
-    ca_cert, ca_key = await _wait_ca(client, opts.ca_namespace)
+    ca = await _wait_ca(client, opts.ca_namespace)
     advertise = opts.advertise or opts.host
-    leaf = servertls.issue_serving(ca_cert, ca_key, [advertise, opts.host, node])
+    leaf = servertls.issue_serving(ca, [advertise, opts.host, node])
     server = HandlerServer(client=client, vmis=vmis, node=node, sockets_dir=sockets_dir,
                            on_change=on_change)
     runner = web.AppRunner(server.app(), access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, opts.host, opts.port,
-                       ssl_context=servertls.server_context(ca_cert, leaf))
+                       ssl_context=servertls.server_context(ca.cert, leaf))
     await site.start()
     try:
         port = runner.addresses[0][1] if opts.port == 0 else opts.port

@@ -11,38 +11,37 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from cryptography import x509
 
-from virtkube.local import pki
 from virtkube.local.config import ClusterConfig
 from virtkube.local.node import layout
+from virtkube.pki import issuer
 
 
 @dataclass(frozen=True)
 class ClusterPKI:
     dir: Path
 
-    def pair(self, name: str) -> pki.KeyPair:
-        return pki.KeyPair(self.dir / f"{name}.crt", self.dir / f"{name}.key")
+    def pair(self, name: str) -> issuer.KeyPair:
+        return issuer.KeyPair.named(self.dir, name)
 
     @property
-    def ca(self) -> pki.KeyPair:
+    def ca(self) -> issuer.KeyPair:
         return self.pair("ca")
 
     @property
-    def front_proxy_ca(self) -> pki.KeyPair:
+    def front_proxy_ca(self) -> issuer.KeyPair:
         return self.pair("front-proxy-ca")
 
     @property
-    def apiserver(self) -> pki.KeyPair:
+    def apiserver(self) -> issuer.KeyPair:
         return self.pair("apiserver")
 
     @property
-    def apiserver_kubelet_client(self) -> pki.KeyPair:
+    def apiserver_kubelet_client(self) -> issuer.KeyPair:
         return self.pair("apiserver-kubelet-client")
 
     @property
-    def front_proxy_client(self) -> pki.KeyPair:
+    def front_proxy_client(self) -> issuer.KeyPair:
         return self.pair("front-proxy-client")
 
     @property
@@ -81,11 +80,12 @@ def ensure_node_pki(p: ClusterPKI, cfg: ClusterConfig, index: int) -> None:
     recognise (CN system:node:<name>, O system:nodes), and a serving cert for its log
     endpoint at its InternalIP (the API server verifies it with the cluster CA)."""
     name = layout.node_name(index)
-    pki.ensure_cert(p.pair(node_component(index)), ca=p.ca, common_name=f"system:node:{name}",
-                    organizations=("system:nodes",), client=True)
+    issuer.ensure_cert(p.pair(node_component(index)), ca=p.ca,
+                       common_name=f"system:node:{name}", organizations=("system:nodes",),
+                       client=True)
     net = layout.ClusterNet(p.dir.parent, cfg.pod_network)
-    pki.ensure_cert(p.pair(f"{node_component(index)}-serving"), ca=p.ca, common_name=name,
-                    server_names=[name, "localhost", "127.0.0.1", net.node_ip(index)])
+    issuer.ensure_cert(p.pair(f"{node_component(index)}-serving"), ca=p.ca, common_name=name,
+                       server_names=[name, "localhost", "127.0.0.1", net.node_ip(index)])
 
 
 def apiserver_names(cfg: ClusterConfig, extra: tuple[str, ...] = ()) -> list[str]:
@@ -100,36 +100,25 @@ def apiserver_names(cfg: ClusterConfig, extra: tuple[str, ...] = ()) -> list[str
     return base + [n for n in extra if n not in base]
 
 
-def _covers(pair: pki.KeyPair, names: list[str]) -> bool:
-    """Whether the serving cert of `pair` names every one of `names`."""
-    cert = x509.load_pem_x509_certificate(pair.cert_path.read_bytes())
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        return False
-    have = {str(v) for v in san.get_values_for_type(x509.IPAddress)}
-    have |= set(san.get_values_for_type(x509.DNSName))
-    return set(names) <= have
-
-
 def ensure_cluster_pki(p: ClusterPKI, cfg: ClusterConfig) -> None:
     p.dir.mkdir(parents=True, exist_ok=True)
-    pki.ensure_ca(p.ca, "virtkube-ca")
-    pki.ensure_ca(p.front_proxy_ca, "virtkube-front-proxy-ca")
-    if p.apiserver.exists() and not _covers(p.apiserver, apiserver_names(cfg)):
+    issuer.ensure_ca(p.ca, "virtkube-ca")
+    issuer.ensure_ca(p.front_proxy_ca, "virtkube-front-proxy-ca")
+    if p.apiserver.exists() and not issuer.covers(p.apiserver.cert_path.read_bytes(),
+                                                  apiserver_names(cfg)):
         # An older home whose cert predates the pod bridge: reissue with every name.
         p.apiserver.cert_path.unlink()
-    pki.ensure_cert(p.apiserver, ca=p.ca, common_name="kube-apiserver",
-                    server_names=apiserver_names(cfg))
-    pki.ensure_cert(p.apiserver_kubelet_client, ca=p.ca,
-                    common_name="kube-apiserver-kubelet-client",
-                    organizations=("system:masters",), client=True)
-    pki.ensure_cert(p.front_proxy_client, ca=p.front_proxy_ca,
-                    common_name="front-proxy-client", client=True)
-    pki.ensure_signing_key(p.sa_key, p.sa_pub)
+    issuer.ensure_cert(p.apiserver, ca=p.ca, common_name="kube-apiserver",
+                       server_names=apiserver_names(cfg))
+    issuer.ensure_cert(p.apiserver_kubelet_client, ca=p.ca,
+                       common_name="kube-apiserver-kubelet-client",
+                       organizations=("system:masters",), client=True)
+    issuer.ensure_cert(p.front_proxy_client, ca=p.front_proxy_ca,
+                       common_name="front-proxy-client", client=True)
+    issuer.ensure_signing_key(p.sa_key, p.sa_pub)
     for component, (cn, orgs) in CLIENT_IDENTITIES.items():
-        pki.ensure_cert(p.pair(component), ca=p.ca, common_name=cn,
-                        organizations=orgs, client=True)
+        issuer.ensure_cert(p.pair(component), ca=p.ca, common_name=cn,
+                           organizations=orgs, client=True)
 
 
 def kubeconfig(*, cluster: str, server: str, ca: Path, cert: Path, key: Path, user: str

@@ -13,23 +13,23 @@ from pathlib import Path
 
 import yaml
 
-from virtkube.local import pki
 from virtkube.local.certs import ClusterPKI, kubeconfig
 from virtkube.local.config import ClusterConfig
 from virtkube.local.realnode.layout import RealNode
+from virtkube.pki import issuer
 
 
 @dataclass(frozen=True)
 class NodeIdentity:
-    client: pki.KeyPair
-    serving: pki.KeyPair
+    client: issuer.KeyPair
+    serving: issuer.KeyPair
     ca: Path
 
 
 def node_identity(node: RealNode, cluster_pki: ClusterPKI) -> NodeIdentity:
     d = node.root / "pki"
-    return NodeIdentity(client=pki.KeyPair(d / "kubelet-client.crt", d / "kubelet-client.key"),
-                        serving=pki.KeyPair(d / "kubelet.crt", d / "kubelet.key"),
+    return NodeIdentity(client=issuer.KeyPair.named(d, "kubelet-client"),
+                        serving=issuer.KeyPair.named(d, "kubelet"),
                         ca=cluster_pki.ca.cert_path)
 
 
@@ -38,11 +38,12 @@ def ensure_identity(node: RealNode, cfg: ClusterConfig, cluster_pki: ClusterPKI
     ident = node_identity(node, cluster_pki)
     ident.client.cert_path.parent.mkdir(parents=True, exist_ok=True)
     ident.client.cert_path.parent.chmod(0o700)
-    pki.ensure_cert(ident.client, ca=cluster_pki.ca, common_name=f"system:node:{node.name}",
-                    organizations=("system:nodes",), client=True)
+    issuer.ensure_cert(ident.client, ca=cluster_pki.ca,
+                       common_name=f"system:node:{node.name}", organizations=("system:nodes",),
+                       client=True)
     ip = node.cluster_net(cfg.pod_network).node_ip(node.index)
-    pki.ensure_cert(ident.serving, ca=cluster_pki.ca, common_name=node.name,
-                    server_names=[node.name, ip])
+    issuer.ensure_cert(ident.serving, ca=cluster_pki.ca, common_name=node.name,
+                       server_names=[node.name, ip])
     text = yaml.safe_dump(kubeconfig(
         cluster=cfg.cluster_name, server=cfg.apiserver_url, ca=ident.ca,
         cert=ident.client.cert_path, key=ident.client.key_path,
