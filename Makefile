@@ -21,7 +21,8 @@ CONTAINERD_TAGS    := no_btrfs no_devmapper no_zfs
 CONTAINERD_LDFLAGS := -s -w -X github.com/containerd/containerd/v2/version.Version=$(CONTAINERD_VERSION)
 CONTAINERD_CMDS    := containerd containerd-shim-runc-v2 ctr
 
-.PHONY: deps controlplane noderuntime crds guest-images node-images lint test up down bench bench-quick \
+.PHONY: deps controlplane noderuntime crds guest-images node-images launcher-image images lint test up down \
+	bench bench-quick \
 	deviceplugin-proto
 
 # Debian packages and the Python venv; a no-op when all are there.
@@ -71,6 +72,13 @@ guest-images: deps
 # The utility and pause images of the real nodes (busybox-static), as an OCI archive.
 node-images: deps
 	$(PYTHON) -m images.utility
+
+# The virt-launcher image (Debian bookworm by mmdebstrap + virtkube's wheel), cached by inputs.
+launcher-image: deps
+	$(PYTHON) -m images.launcher
+
+# Every image the project builds.
+images: launcher-image node-images guest-images
 
 lint: deps
 	.venv/bin/ruff check

@@ -1,9 +1,9 @@
 """A minimal OCI image-layout writer (image-spec v1.1: oci-layout, index.json, blobs).
 
-Enough for KubeVirt's containerDisk and kernelBoot container images: one gzip'd tar
-layer per image, a config, a manifest, and an index entry tagged with
-``org.opencontainers.image.ref.name``. Tar entries and gzip headers carry fixed
-mtimes, so equal inputs give equal digests.
+Enough for KubeVirt's containerDisk and kernelBoot container images and for a whole root
+file system (the virt-launcher image): one gzip'd tar layer per image, a config, a
+manifest, and an index entry tagged with ``org.opencontainers.image.ref.name``. Tar
+entries and gzip headers carry fixed mtimes, so equal inputs give equal digests.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import shutil
+import stat
 import tarfile
 import tempfile
 import time
@@ -115,23 +117,74 @@ def _tar_layer(files: list[LayerFile], mtime: int, out: Path,
     return sha256_file(out)
 
 
+def _tree_entries(root: Path) -> list[Path]:
+    """Every path below ``root`` in a fixed order (parents first, then by name), so the
+    tar does not depend on the order the file system lists a folder in."""
+    out: list[Path] = []
+    for folder, dirs, files in os.walk(root):  # symlinked folders are listed, not entered
+        out += [Path(folder) / name for name in (*dirs, *files)]
+    out.sort(key=lambda p: p.relative_to(root).parts)
+    return out
+
+
+def tar_tree(root: Path, out: Path, *, mtime: int) -> str:
+    """Write the folder ``root`` as an uncompressed layer tar to ``out``; return its sha256.
+
+    What is kept is what a container sees: numeric owners, modes (setuid bits too),
+    symlinks and hard links (the first path in name order holds the data, the others
+    link to it). What varies between two builds of the same tree is dropped: every mtime
+    becomes ``mtime``, user and group names are left empty, and device nodes, fifos and
+    sockets are skipped (the runtime gives a container its own /dev). Extended attributes
+    are not carried."""
+    first_link: dict[tuple[int, int], str] = {}
+    with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as tar:
+        for path in _tree_entries(root):
+            st = path.lstat()
+            name = path.relative_to(root).as_posix()
+            info = tarfile.TarInfo(name)
+            info.mode, info.uid, info.gid, info.mtime = (
+                stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, mtime)
+            if stat.S_ISDIR(st.st_mode):
+                info.type = tarfile.DIRTYPE
+                tar.addfile(info)
+            elif stat.S_ISLNK(st.st_mode):
+                info.type, info.linkname = tarfile.SYMTYPE, os.readlink(path)
+                tar.addfile(info)
+            elif stat.S_ISREG(st.st_mode):
+                inode = (st.st_dev, st.st_ino)
+                if st.st_nlink > 1 and inode in first_link:
+                    info.type, info.linkname = tarfile.LNKTYPE, first_link[inode]
+                    tar.addfile(info)
+                    continue
+                first_link[inode] = name
+                info.size = st.st_size
+                with path.open("rb") as f:
+                    tar.addfile(info, f)
+    return sha256_file(out)
+
+
 def write_image(
     layout: Path, files: list[LayerFile], *, ref: str, mtime: int, labels: dict[str, str],
     links: tuple[LayerLink, ...] = (), run_config: dict[str, Any] | None = None,
-    image_name: str = "",
+    image_name: str = "", tree: Path | None = None, created_by: str = "virtkube images.build",
 ) -> Written:
     """Create (or replace) an OCI image layout at ``layout`` holding one image.
 
     ``run_config`` adds to the image config's ``config`` (Entrypoint, Cmd, Env, ...);
     ``image_name``, a full reference, is what containerd names the image on import
-    (its ``io.containerd.image.name`` annotation; ``ref`` stays the OCI tag)."""
+    (its ``io.containerd.image.name`` annotation; ``ref`` stays the OCI tag). With
+    ``tree`` the layer is that whole folder (see :func:`tar_tree`) and ``files`` and
+    ``links`` must be empty."""
+    if tree is not None and (files or links):
+        raise ValueError("a layer is either a tree or a list of files, not both")
     if layout.exists():
         shutil.rmtree(layout)
     layout.mkdir(parents=True)
     (layout / "oci-layout").write_bytes(_json({"imageLayoutVersion": "1.0.0"}))
     with tempfile.TemporaryDirectory(dir=layout) as tmp:
         tar_path = Path(tmp) / "layer.tar"
-        diff_id = _tar_layer(files, mtime, tar_path, links)
+        diff_id = (tar_tree(tree, tar_path, mtime=mtime) if tree is not None
+                   else _tar_layer(files, mtime, tar_path, links))
         gz_path = Path(tmp) / "layer.tar.gz"
         with (
             tar_path.open("rb") as src,
@@ -147,7 +200,7 @@ def write_image(
         "created": created,
         "config": {"Labels": labels, **(run_config or {})},
         "rootfs": {"type": "layers", "diff_ids": [f"sha256:{diff_id}"]},
-        "history": [{"created": created, "created_by": "virtkube images.build"}],
+        "history": [{"created": created, "created_by": created_by}],
     }
     config_desc = {"mediaType": MEDIA_CONFIG, **_blob(layout, data=_json(config))}
     manifest = {
