@@ -30,6 +30,17 @@ DISKS_DIR = f"{PRIVATE_DIR}/vmi-disks"
 #: which VMI a QEMU belongs to (and tests and benchmarks find it the same way).
 SOCKETS_DIR = "/var/run/kubevirt/sockets"
 CONTAINERDISK_DIR = "/var/run/kubevirt/containerdisks"
+#: Where each disk container listens (<volume>.sock) and the launcher connects (KubeVirt's
+#: ephemeral container-disk folder); an emptyDir the pod's containers share.
+DISK_SOCKETS_DIR = "/var/run/kubevirt-ephemeral-disks/container-disk-data"
+#: The container-disk program: in the launcher image, copied by an init container into an
+#: emptyDir that every disk container mounts at /usr/bin (its image has nothing to run).
+CONTAINER_DISK_BINARY = "/usr/bin/container-disk"
+#: KubeVirt's name of the kernelBoot container (the launcher finds kernel-boot.sock).
+KERNEL_BOOT_CONTAINER = "kernel-boot"
+#: A disk container runs one sleeping process: KubeVirt's small, fixed resources.
+DISK_CONTAINER_RESOURCES = {"requests": {"cpu": "1m", "memory": "1M"},
+                            "limits": {"cpu": "10m", "memory": "40M"}}
 
 #: The VMI label KubeVirt sets to the node the VMI runs on.
 NODE_NAME_LABEL = "kubevirt.io/nodeName"
@@ -144,6 +155,65 @@ def _volume_mounts(volumes: list[Volume], disks: list[Disk]) -> tuple[list[Obj],
     return pod_volumes, mounts
 
 
+def _pull_policy(image: str, policy: str | None) -> str:
+    """Kubernetes' default where the VMI says nothing: Always for `:latest` or no tag."""
+    if policy:
+        return policy
+    last = image.rsplit("/", 1)[-1]
+    if "@" in last:
+        return "IfNotPresent"
+    return "Always" if ":" not in last or last.endswith(":latest") else "IfNotPresent"
+
+
+def _disk_container(name: str, image: str, policy: str | None, socket_name: str) -> Obj:
+    return {
+        "name": name,
+        "image": image,
+        "imagePullPolicy": _pull_policy(image, policy),
+        "command": [CONTAINER_DISK_BINARY],
+        "args": ["--copy-path", f"{DISK_SOCKETS_DIR}/{socket_name}"],
+        "resources": DISK_CONTAINER_RESOURCES,
+        "volumeMounts": [{"name": "container-disks", "mountPath": DISK_SOCKETS_DIR},
+                         {"name": "virt-bin-share-dir", "mountPath": "/usr/bin"}],
+    }
+
+
+def disk_containers(vmi: VirtualMachineInstance, opts: LauncherOptions
+                    ) -> tuple[list[Obj], list[Obj], list[str]]:
+    """KubeVirt's containerDisks: an init container that copies the container-disk program
+    out of the launcher image, then one container per containerDisk volume (and one for a
+    kernelBoot image) running it; returns (init containers, containers, pull secrets)."""
+    spec = vmi.spec
+    containers: list[Obj] = []
+    secrets: list[str] = []
+    for v in spec.volumes or []:
+        cd = v.container_disk
+        if cd is None:
+            continue
+        containers.append(_disk_container(f"volume{v.name}", cd.image, cd.image_pull_policy,
+                                          v.name))
+        if cd.image_pull_secret:
+            secrets.append(cd.image_pull_secret)
+    fw = spec.domain.firmware
+    kernel = fw.kernel_boot.container if fw and fw.kernel_boot else None
+    if kernel is not None:
+        containers.append(_disk_container(KERNEL_BOOT_CONTAINER, kernel.image,
+                                          kernel.image_pull_policy, KERNEL_BOOT_CONTAINER))
+        if kernel.image_pull_secret:
+            secrets.append(kernel.image_pull_secret)
+    if not containers:
+        return [], [], []
+    init = {
+        "name": "container-disk-binary",
+        "image": opts.image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["/usr/bin/cp", CONTAINER_DISK_BINARY, "/init/usr/bin/container-disk"],
+        "resources": DISK_CONTAINER_RESOURCES,
+        "volumeMounts": [{"name": "virt-bin-share-dir", "mountPath": "/init/usr/bin"}],
+    }
+    return [init], containers, sorted(set(secrets))
+
+
 def _probe(probe: Probe | None) -> Obj | None:
     """A VMI probe as the compute container's (KubeVirt's copyProbe): the kubelet runs it
     against the pod IP, which the masquerade binding forwards to the guest (and the bridge
@@ -176,22 +246,37 @@ def launcher_pod(vmi: VirtualMachineInstance, opts: LauncherOptions) -> Obj:
     pod_volumes = [
         {"name": "private", "emptyDir": {}},
         {"name": "sockets", "hostPath": {"path": uid_dir, "type": "DirectoryOrCreate"}},
-        {"name": "containerdisks", "hostPath": {"path": opts.containerdisk_store,
-                                                "type": "DirectoryOrCreate"}},
         *pod_volumes,
     ]
     mounts = [
         {"name": "private", "mountPath": PRIVATE_DIR},
         {"name": "sockets", "mountPath": f"{SOCKETS_DIR}/{meta.uid}"},
-        {"name": "containerdisks", "mountPath": CONTAINERDISK_DIR, "readOnly": True},
         *mounts,
     ]
     # The run dir is the per-VMI host folder, so virt-handler on the same node
     # finds launcher.sock, console.sock and vnc.sock there; the VMI itself
     # arrives with virt-handler's Sync.
     command = [*opts.command, "--run-dir", f"{SOCKETS_DIR}/{meta.uid}",
-               "--state-dir", f"{PRIVATE_DIR}/state",
-               "--image-store", CONTAINERDISK_DIR, "--mounts-dir", PRIVATE_DIR]
+               "--state-dir", f"{PRIVATE_DIR}/state", "--mounts-dir", PRIVATE_DIR]
+    init_containers: list[Obj] = []
+    disk_ctrs: list[Obj] = []
+    pull_secrets: list[str] = []
+    if opts.containerdisk_store is not None:
+        pod_volumes.insert(2, {"name": "containerdisks", "hostPath": {
+            "path": opts.containerdisk_store, "type": "DirectoryOrCreate"}})
+        mounts.insert(2, {"name": "containerdisks", "mountPath": CONTAINERDISK_DIR,
+                          "readOnly": True})
+        command[-2:-2] = ["--image-store", CONTAINERDISK_DIR]
+    else:
+        init_containers, disk_ctrs, pull_secrets = disk_containers(vmi, opts)
+        if disk_ctrs:
+            pod_volumes[2:2] = [{"name": "container-disks", "emptyDir": {}},
+                                {"name": "virt-bin-share-dir", "emptyDir": {}}]
+            mounts.insert(2, {"name": "container-disks", "mountPath": DISK_SOCKETS_DIR})
+            command += ["--container-disks-dir", DISK_SOCKETS_DIR]
+    resources = _resources(vmi, opts)
+    if opts.device_resources:
+        resources.setdefault("limits", {}).update({r: "1" for r in opts.device_resources})
     pod_spec: Obj = {
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,
@@ -206,11 +291,17 @@ def launcher_pod(vmi: VirtualMachineInstance, opts: LauncherOptions) -> Obj:
             "command": command,
             "env": [{"name": "POD_NAME", "valueFrom": {"fieldRef": {
                 "fieldPath": "metadata.name"}}}],
-            "resources": _resources(vmi, opts),
+            "resources": resources,
             "volumeMounts": mounts,
-        }],
+        }, *disk_ctrs],
         "volumes": pod_volumes,
     }
+    if disk_ctrs:
+        # The launcher reaches each disk container's files through /proc/<pid>/root.
+        pod_spec["shareProcessNamespace"] = True
+        pod_spec["initContainers"] = init_containers
+    if pull_secrets:
+        pod_spec["imagePullSecrets"] = [{"name": n} for n in pull_secrets]
     for key, probe in (("livenessProbe", spec.liveness_probe),
                        ("readinessProbe", spec.readiness_probe)):
         rendered = _probe(probe)

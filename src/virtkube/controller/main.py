@@ -34,7 +34,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--kubeconfig", type=Path, default=None)
     p.add_argument("--launcher-image", default=LOCAL_IMAGE)
     p.add_argument("--sockets-host-dir", default=LauncherOptions.sockets_host_dir)
-    p.add_argument("--containerdisk-store", default=LauncherOptions.containerdisk_store)
+    p.add_argument("--containerdisk-store", default=None,
+                   help="host folder of an OCI image store (the local stand-in nodes); "
+                        "default: containerDisks run as containers of the launcher pod")
+    p.add_argument("--device-resource", action="append", default=[],
+                   help="a device plugin resource each launcher asks for, e.g. "
+                        "devices.kubevirt.io/kvm (repeatable)")
     p.add_argument("--lease-namespace", default="kubevirt")
     p.add_argument("--identity", default=f"{socket.gethostname()}-{os.getpid()}")
     p.add_argument("--workers", type=int, default=2)
@@ -69,7 +74,8 @@ async def run_controllers(client: Client, opts: LauncherOptions, workers: int) -
 async def amain(args: argparse.Namespace) -> int:
     conn = await load(args.kubeconfig, user_agent="virt-controller")
     opts = LauncherOptions(image=args.launcher_image, sockets_host_dir=args.sockets_host_dir,
-                           containerdisk_store=args.containerdisk_store)
+                           containerdisk_store=args.containerdisk_store,
+                           device_resources=tuple(args.device_resource))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -218,28 +218,54 @@ def virt_api(cfg: ClusterConfig, home: Home, python: str) -> Component:
     return Component("virt-api", tuple(argv))
 
 
-def virt_controller(home: Home, python: str, store: Path) -> Component:
-    """virt-controller; its launcher pods use the checkout's image and the local image store."""
-    return Component("virt-controller", (
-        python, "-m", "virtkube.controller",
-        f"--kubeconfig={home.kubeconfig_for('virt-controller')}",
-        f"--sockets-host-dir={home.kubevirt_sockets}",
-        f"--containerdisk-store={store}",
-        f"--identity=virt-controller-{home.root.name}"))
+#: The virt-launcher image `make launcher-image` builds and the supervisor pushes to the
+#: local registry (images.launcher.LAUNCHER_REF; a test keeps the two equal).
+LAUNCHER_IMAGE = "registry:5000/virtkube/virt-launcher:dev"
+#: KubeVirt's device plugin resources (virt-handler serves them) and their device nodes.
+DEVICE_NODES = {"devices.kubevirt.io/kvm": Path("/dev/kvm"),
+                "devices.kubevirt.io/tun": Path("/dev/net/tun"),
+                "devices.kubevirt.io/vhost-net": Path("/dev/vhost-net")}
 
 
-def virt_handler(home: Home, index: int, python: str) -> Component:
-    """virt-handler of local node `index` (a DaemonSet pod on a real cluster)."""
+def host_device_resources() -> tuple[str, ...]:
+    """The device resources the local nodes can give: they all share this machine's /dev."""
+    return tuple(r for r, node in DEVICE_NODES.items() if node.exists())
+
+
+def virt_controller(cfg: ClusterConfig, home: Home, python: str, store: Path,
+                    devices: tuple[str, ...]) -> Component:
+    """virt-controller. On real nodes its launcher pods run the virt-launcher image with
+    containerDisks as containers and the devices the handlers' plugins give; on stand-in
+    nodes, the checkout's code and the local image store."""
+    argv = [python, "-m", "virtkube.controller",
+            f"--kubeconfig={home.kubeconfig_for('virt-controller')}",
+            f"--sockets-host-dir={home.kubevirt_sockets}"]
+    if cfg.real_nodes:
+        argv.append(f"--launcher-image={LAUNCHER_IMAGE}")
+        argv += [f"--device-resource={d}" for d in devices]
+    else:
+        argv.append(f"--containerdisk-store={store}")
+    argv.append(f"--identity=virt-controller-{home.root.name}")
+    return Component("virt-controller", tuple(argv))
+
+
+def virt_handler(cfg: ClusterConfig, home: Home, index: int, python: str) -> Component:
+    """virt-handler of local node `index` (a DaemonSet pod on a real cluster); on a real
+    node it serves the device plugins to that node's kubelet."""
     node = layout.node_name(index)
-    return Component(f"virt-handler-{index}", (
-        python, "-m", "virtkube.handler",
-        f"--kubeconfig={home.kubeconfig_for('virt-handler')}",
-        f"--node-name={node}",
-        f"--sockets-dir={home.kubevirt_sockets}"))
+    argv = [python, "-m", "virtkube.handler",
+            f"--kubeconfig={home.kubeconfig_for('virt-handler')}",
+            f"--node-name={node}",
+            f"--sockets-dir={home.kubevirt_sockets}"]
+    if cfg.real_nodes:
+        plugins = RealNode(home.root, node, index).kubelet_dir / "device-plugins"
+        argv.append(f"--device-plugins-dir={plugins}")
+    return Component(f"virt-handler-{index}", tuple(argv))
 
 
 def all_components(cfg: ClusterConfig, home: Home, binary: Path, python: str,
-                   store: Path | None = None) -> list[Component]:
+                   store: Path | None = None,
+                   devices: tuple[str, ...] | None = None) -> list[Component]:
     """Control plane first; nodes and the provisioner once the API server is ready (the
     supervisor waits for /readyz after kube-apiserver), stopped before it in reverse."""
     return [*control_plane(cfg, home, binary),
@@ -249,5 +275,6 @@ def all_components(cfg: ClusterConfig, home: Home, binary: Path, python: str,
             local_path_provisioner(home, python),
             # virt-api first: its webhooks (failurePolicy Fail) admit what the others write.
             virt_api(cfg, home, python),
-            virt_controller(home, python, store or containerdisk_store()),
-            *(virt_handler(home, i, python) for i in range(cfg.nodes))]
+            virt_controller(cfg, home, python, store or containerdisk_store(),
+                            host_device_resources() if devices is None else devices),
+            *(virt_handler(cfg, home, i, python) for i in range(cfg.nodes))]

@@ -152,3 +152,63 @@ def test_socket_paths_are_named_by_the_vmi_uid_never_its_name() -> None:
     host_paths = [v["hostPath"]["path"] for v in pod["volumes"] if "hostPath" in v]
     assert f"{OPTS.sockets_host_dir}/{vmi.metadata.uid}" in host_paths  # type: ignore[union-attr]
     assert not [p for p in host_paths if vmi.metadata.name in p]  # type: ignore[operator]
+
+
+#: A kubelet's node: the launcher image, containerDisks as containers, device plugins.
+KUBELET_OPTS = LauncherOptions(image="registry:5000/virtkube/virt-launcher:dev",
+                               sockets_host_dir="/var/lib/vk/sockets",
+                               command=("/opt/virtkube/bin/python", "-m", "virtkube.launcher"),
+                               device_resources=("devices.kubevirt.io/kvm",
+                                                 "devices.kubevirt.io/tun"))
+KUBELET_CASE = {
+    "domain": {"devices": {}, "memory": {"guest": "64Mi"},
+               "firmware": {"kernelBoot": {"kernelArgs": "console=ttyS0", "container": {
+                   "image": "registry:5000/kubevirt/alpine-ext-kernel-boot-demo:devel",
+                   "kernelPath": "/boot/vmlinux", "imagePullSecret": "pull"}}}},
+    "volumes": [
+        {"name": "root", "containerDisk": {"image": "registry:5000/virtkube/tiny-guest"}},
+        {"name": "extra", "containerDisk": {"image": "example.org/disks/extra:v1",
+                                            "imagePullSecret": "pull"}},
+        {"name": "scratch", "emptyDisk": {"capacity": "1Gi"}},
+    ],
+}
+
+
+def test_kubelet_launcher_pod_matches_golden() -> None:
+    vmi = VirtualMachineInstance.model_validate(new_vmi(spec=KUBELET_CASE))
+    text = json.dumps(launcher_pod(vmi, KUBELET_OPTS), indent=2, sort_keys=True) + "\n"
+    golden = GOLDEN / "pod-kubelet-containerdisks.json"
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.write_text(text)
+    assert text == golden.read_text(), f"{golden} is stale; UPDATE_GOLDEN=1 and review"
+
+
+def test_containerdisks_are_containers_of_the_pod_sharing_its_processes() -> None:
+    """KubeVirt's way: the disk's image runs as a container (the container-disk program
+    copied in by an init container), the launcher reaches it through the shared process
+    namespace; no host folder of images."""
+    vmi = VirtualMachineInstance.model_validate(new_vmi(spec=KUBELET_CASE))
+    spec = launcher_pod(vmi, KUBELET_OPTS)["spec"]
+    assert spec["shareProcessNamespace"] is True
+    by_name = {c["name"]: c for c in spec["containers"]}
+    assert set(by_name) == {"compute", "volumeroot", "volumeextra", "kernel-boot"}
+    assert by_name["volumeroot"]["imagePullPolicy"] == "Always", "no tag means latest"
+    assert by_name["volumeextra"]["imagePullPolicy"] == "IfNotPresent"
+    assert by_name["volumeextra"]["args"] == [
+        "--copy-path", "/var/run/kubevirt-ephemeral-disks/container-disk-data/extra"]
+    assert [c["name"] for c in spec["initContainers"]] == ["container-disk-binary"]
+    assert spec["initContainers"][0]["image"] == KUBELET_OPTS.image
+    assert spec["imagePullSecrets"] == [{"name": "pull"}]
+    assert not any("hostPath" in v and "containerdisks" in v["name"] for v in spec["volumes"])
+    compute = by_name["compute"]
+    assert compute["resources"]["limits"] == {"devices.kubevirt.io/kvm": "1",
+                                              "devices.kubevirt.io/tun": "1"}
+    assert compute["command"][-2:] == ["--container-disks-dir",
+                                       "/var/run/kubevirt-ephemeral-disks/container-disk-data"]
+
+
+def test_without_containerdisks_the_pod_has_no_disk_containers() -> None:
+    vmi = VirtualMachineInstance.model_validate(new_vmi(spec=CASES["minimal"]))
+    spec = launcher_pod(vmi, KUBELET_OPTS)["spec"]
+    assert [c["name"] for c in spec["containers"]] == ["compute"]
+    assert "initContainers" not in spec and "shareProcessNamespace" not in spec

@@ -78,3 +78,15 @@ def test_real_nodes_run_the_kubelet_runner_after_the_registry() -> None:
 def test_standin_nodes_have_no_registry() -> None:
     names = [c.name for c in components.all_components(CFG, HOME, BINARY, PYTHON, STORE)]
     assert "registry" not in names
+
+
+def test_real_nodes_launch_the_launcher_image_with_the_hosts_devices() -> None:
+    comps = {c.name: c for c in components.all_components(
+        REAL, HOME, BINARY, PYTHON, STORE, devices=("devices.kubevirt.io/tun",))}
+    controller = comps["virt-controller"].argv
+    assert f"--launcher-image={components.LAUNCHER_IMAGE}" in controller
+    assert "--device-resource=devices.kubevirt.io/tun" in controller
+    assert not any(a.startswith("--containerdisk-store") for a in controller)
+    handler = comps["virt-handler-1"].argv
+    assert (f"--device-plugins-dir={HOME.root}/realnodes/virtkube-node-1/kubelet/device-plugins"
+            in handler)
