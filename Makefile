@@ -86,7 +86,7 @@ lint: deps
 	.venv/bin/lint-imports
 
 # The README's second command: lint, then every test tier.
-test: deps controlplane noderuntime guest-images node-images lint
+test: deps controlplane noderuntime guest-images node-images launcher-image lint
 	.venv/bin/pytest
 
 # Benchmarks on a fresh local cluster; figures beside baselines from the same run.
