@@ -1,10 +1,13 @@
 """virt-handler's device plugins on a real node (issue 12, point 3): the kubelet advertises
 KubeVirt's device resources, hands /dev/net/tun to a pod that requests it and not to one that
-does not, and the plugins leave no socket behind when they stop."""
+does not, the plugins register again after kill -9 of the kubelet, and they leave no socket
+behind when they stop."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -24,6 +27,7 @@ from tests.integration.realnode_helpers import (
 from virtkube.handler.deviceplugin import DevicePluginManager
 from virtkube.handler.deviceplugin.devices import KUBEVIRT_DEVICES
 from virtkube.local.cluster import LocalCluster
+from virtkube.local.procs import cmdline, processes_mentioning
 from virtkube.local.realnode.layout import RealNode
 
 pytestmark = pytest.mark.integration
@@ -127,6 +131,32 @@ def test_only_a_pod_that_requests_tun_gets_it(cluster: LocalCluster,
 
     assert is_char_device("with-tun")
     assert not is_char_device("without-tun")
+
+
+def kubelet_pid(node: RealNode) -> int | None:
+    pids = [pid for pid in processes_mentioning(str(node.root))
+            if cmdline(pid)[1:2] == ["kubelet"]]
+    return pids[0] if len(pids) == 1 else None
+
+
+def test_the_plugins_register_again_when_the_kubelet_restarts(
+        cluster: LocalCluster, real_node: RealNode, plugins: ManagerThread) -> None:
+    """kill -9 of the kubelet: the node's runner starts a new one, which forgets every plugin
+    and removes their sockets; the plugins serve and register anew and the node still
+    advertises the devices."""
+    before = [p.registrations for p in plugins.manager.plugins]
+    pid = wait_for("the kubelet's pid", lambda: kubelet_pid(real_node), timeout=10)
+    started = time.monotonic()
+    os.kill(pid, signal.SIGKILL)
+    wait_for("every plugin registered again",
+             lambda: all(p.registrations > n for p, n in zip(plugins.manager.plugins, before,
+                                                             strict=True)), timeout=90)
+    assert kubelet_pid(real_node) not in (None, pid)
+    wait_for(f"node {NAME} Ready", lambda: node_ready(cluster), timeout=120)
+    wait_for("devices.kubevirt.io/tun allocatable again",
+             lambda: allocatable(cluster).get("devices.kubevirt.io/tun") in ("1k", "1000"),
+             timeout=60)
+    print(f"registered again {time.monotonic() - started:.1f}s after kill -9 of the kubelet")
 
 
 def test_stopping_the_plugins_removes_their_sockets(real_node: RealNode,
