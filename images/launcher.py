@@ -254,13 +254,14 @@ class Inputs:
     lists: list[Path]
     wheels: list[Wheel]
     mmdebstrap: str
+    gcc: str = ""
 
     def key(self) -> str:
         h = hashlib.sha256()
         doc = {
             "format": FORMAT_VERSION, "suite": SUITE, "sources": SOURCES, "packages": PACKAGES,
             "excludes": PATH_EXCLUDES, "wheels": [w.spec for w in self.wheels],
-            "mmdebstrap": self.mmdebstrap, "zlib": zlib.ZLIB_RUNTIME_VERSION,
+            "mmdebstrap": self.mmdebstrap, "gcc": self.gcc, "zlib": zlib.ZLIB_RUNTIME_VERSION,
             "config": RUN_CONFIG, "ref": LAUNCHER_REF,
         }  # fmt: skip
         h.update(json.dumps(doc, sort_keys=True).encode())
@@ -268,7 +269,8 @@ class Inputs:
             if path.name.endswith("InRelease"):  # it signs the Packages files' hashes
                 h.update(path.name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
         # What shapes the image (utility.py: the registry, tag and epoch it shares).
-        builder = [HERE / n for n in ("launcher.py", "oci.py", "utility.py")]
+        builder = [*(HERE / n for n in ("launcher.py", "oci.py", "utility.py")),
+                   CONTAINER_DISK_SOURCE]
         for path in [*builder, *wheel_sources()]:
             h.update(path.relative_to(REPO_ROOT).as_posix().encode() + b"\0")
             h.update(str(os.access(path, os.X_OK)).encode())
@@ -278,7 +280,19 @@ class Inputs:
 
 def resolve_inputs() -> Inputs:
     return Inputs(lists=apt_lists(), wheels=runtime_requirements(),
-                  mmdebstrap=host_tool_version("mmdebstrap"))
+                  mmdebstrap=host_tool_version("mmdebstrap"), gcc=host_tool_version("gcc-12"))
+
+
+#: The program of every containerDisk container (KubeVirt's container-disk): the launcher
+#: pod's init container copies it from this image (virtkube.controller.launcherpod).
+CONTAINER_DISK_SOURCE = HERE / "containerdisk" / "container-disk.c"
+CONTAINER_DISK = "usr/bin/container-disk"
+
+
+def build_container_disk(rootfs: Path) -> None:
+    """Static, so that it runs in a disk's image, which has no libc (FROM scratch)."""
+    _run(["gcc", "-static", "-Os", "-s", "-o", str(rootfs / CONTAINER_DISK),
+          str(CONTAINER_DISK_SOURCE)], what="gcc container-disk.c")
 
 
 def mmdebstrap_argv(rootfs: Path, *, lists: list[Path], debs: Path, wheels: Path,
@@ -399,6 +413,7 @@ def build_into(out: Path, inputs: Inputs, *, key: str, debs: Path, wheels_cache:
     if proc.returncode != 0:
         raise BuildError("mmdebstrap failed:\n" + "\n".join(lines[-30:]))
     add_qemu_user(rootfs)
+    build_container_disk(rootfs)
     clean(rootfs)
     installed = packages(rootfs)
     unpacked = _du(rootfs)

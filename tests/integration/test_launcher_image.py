@@ -5,6 +5,7 @@ user, all from the image's root file system and nothing from the host's (issue 1
 from __future__ import annotations
 
 import json
+import struct
 import subprocess
 import sys
 import tarfile
@@ -58,7 +59,7 @@ def test_qemu_and_qemu_img_run_from_the_image(rootfs: Path) -> None:
 def test_the_launcher_runs_from_the_images_venv(rootfs: Path) -> None:
     res = in_image(rootfs, launcher.PYTHON, "-m", "virtkube.launcher", "--help")
     assert res.returncode == 0, res.stderr
-    assert "--run-dir" in res.stdout
+    assert "--run-dir" in res.stdout and "--container-disks-dir" in res.stdout
     where = in_image(rootfs, launcher.PYTHON, "-c",
                      "import sys, virtkube; print(virtkube.__file__, sys.version_info[:2])")
     assert where.stdout.startswith("/opt/virtkube/lib/python3.11/site-packages/virtkube/")
@@ -73,6 +74,22 @@ def test_the_images_qemu_boots_with_the_images_firmware(rootfs: Path) -> None:
     for firmware in ("usr/share/OVMF/OVMF_CODE_4M.fd", "usr/share/OVMF/OVMF_VARS_4M.fd",
                      "usr/share/seabios/bios-256k.bin"):
         assert (rootfs / firmware).exists(), firmware
+
+
+def test_the_container_disk_program_is_static(rootfs: Path) -> None:
+    """The launcher pod's init container copies it into disk images that have no libc."""
+    program = rootfs / launcher.CONTAINER_DISK
+    res = subprocess.run([str(program), "--no-op"], capture_output=True, text=True, check=False)
+    assert res.returncode == 0, res.stderr
+    assert not _has_interpreter(program.read_bytes()), "container-disk must not need a loader"
+
+
+def _has_interpreter(elf: bytes) -> bool:
+    """Whether an ELF64 little-endian executable has a PT_INTERP program header."""
+    phoff, = struct.unpack_from("<Q", elf, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", elf, 0x36)
+    return any(struct.unpack_from("<I", elf, phoff + i * phentsize)[0] == 3
+               for i in range(phnum))
 
 
 def test_the_qemu_user_and_no_leftovers(rootfs: Path) -> None:

@@ -38,6 +38,11 @@ DISK_SOCKETS_DIR = "/var/run/kubevirt-ephemeral-disks/container-disk-data"
 CONTAINER_DISK_BINARY = "/usr/bin/container-disk"
 #: KubeVirt's name of the kernelBoot container (the launcher finds kernel-boot.sock).
 KERNEL_BOOT_CONTAINER = "kernel-boot"
+#: The compute container runs as root with the runtime's default capabilities plus
+#: NET_ADMIN, which the guest's DHCP server (dnsmasq) insists on; KubeVirt's launcher runs
+#: as the qemu user 107 with NET_BIND_SERVICE only, since its DHCP server is its own.
+COMPUTE_SECURITY_CONTEXT = {"runAsUser": 0, "privileged": False,
+                            "capabilities": {"add": ["NET_ADMIN"]}}
 #: A disk container runs one sleeping process: KubeVirt's small, fixed resources.
 DISK_CONTAINER_RESOURCES = {"requests": {"cpu": "1m", "memory": "1M"},
                             "limits": {"cpu": "10m", "memory": "40M"}}
@@ -293,6 +298,7 @@ def launcher_pod(vmi: VirtualMachineInstance, opts: LauncherOptions) -> Obj:
                 "fieldPath": "metadata.name"}}}],
             "resources": resources,
             "volumeMounts": mounts,
+            "securityContext": COMPUTE_SECURITY_CONTEXT,
         }, *disk_ctrs],
         "volumes": pod_volumes,
     }

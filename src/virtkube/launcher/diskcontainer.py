@@ -15,13 +15,14 @@ own root.
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
+import stat
 import struct
 import time
 from pathlib import Path
 
-from virtkube.launcher import safepath
 from virtkube.launcher.errors import ContainerDiskError
 
 #: KubeVirt's convention: the disk of a containerDisk is the single file under /disk/.
@@ -76,13 +77,15 @@ def disk_file(root: Path, image: str, path: str | None = None) -> Path:
     containerDisk.path), else the single file under /disk/."""
     what = f"containerDisk {image!r}"
     if path is not None:
-        return _regular(root, path.lstrip("/"), what)
+        return _regular(root, path, what)
     try:
-        names = sorted(os.listdir(safepath.resolve_inside(root, DISK_DIR, what=what)))
-    except OSError as e:
-        raise ContainerDiskError(f"{what}: no /{DISK_DIR}/ in the image ({e.strerror})") from e
-    except safepath.PathEscapeError as e:
-        raise ContainerDiskError(str(e)) from e
+        folder = _open_dir(root, (DISK_DIR,), what)
+    except FileNotFoundError as e:
+        raise ContainerDiskError(f"{what}: no /{DISK_DIR}/ in the image") from e
+    try:
+        names = sorted(os.listdir(folder))
+    finally:
+        os.close(folder)
     if len(names) != 1:
         raise ContainerDiskError(f"{what}: /{DISK_DIR}/ must hold exactly one file, it holds "
                                  f"{names or 'none'}; set containerDisk.path")
@@ -91,13 +94,57 @@ def disk_file(root: Path, image: str, path: str | None = None) -> Path:
 
 def image_file(root: Path, image: str, member: str) -> Path:
     """A file of a kernelBoot image (kernelPath, initrdPath)."""
-    return _regular(root, member.lstrip("/"), f"kernelBoot image {image!r}")
+    return _regular(root, member, f"kernelBoot image {image!r}")
+
+
+def _parts(name: str, what: str) -> tuple[str, ...]:
+    parts = tuple(p for p in name.split("/") if p not in ("", "."))
+    if not parts or ".." in parts:
+        raise ContainerDiskError(f"{what}: {name!r} is not a path inside the image")
+    return parts
+
+
+def _open_dir(root: Path, parts: tuple[str, ...], what: str) -> int:
+    """An fd of root/parts, walked one folder at a time with O_NOFOLLOW. Not realpath:
+    /proc/<pid>/root is a link the kernel follows into the container's root, which
+    realpath would turn into "/" (the launcher's own root)."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for part in parts:
+            try:
+                nxt = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                              dir_fd=fd)
+            except OSError as e:
+                if e.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise ContainerDiskError(
+                        f"{what}: /{'/'.join(parts)} passes through {part!r}, which is not a "
+                        "folder (a symbolic link?); it was not opened") from e
+                raise
+            os.close(fd)
+            fd = nxt
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _regular(root: Path, name: str, what: str) -> Path:
+    """root/name when every folder on the way is a real folder and the file a regular file:
+    QEMU then opens that same path, and nothing on it can lead out of the image."""
+    parts = _parts(name, what)
     try:
-        return safepath.regular_file(root, name, what=what)
+        folder = _open_dir(root, parts[:-1], what)
     except FileNotFoundError as e:
-        raise ContainerDiskError(f"{what}: /{name} is not in the image") from e
-    except safepath.PathEscapeError as e:
-        raise ContainerDiskError(str(e)) from e
+        raise ContainerDiskError(f"{what}: /{'/'.join(parts)} is not in the image") from e
+    try:
+        st = os.stat(parts[-1], dir_fd=folder, follow_symlinks=False)
+    except FileNotFoundError as e:
+        raise ContainerDiskError(f"{what}: /{'/'.join(parts)} is not in the image") from e
+    finally:
+        os.close(folder)
+    if stat.S_ISLNK(st.st_mode):
+        raise ContainerDiskError(f"{what}: /{'/'.join(parts)} is a symbolic link and was not "
+                                 "opened: it must be a regular file")
+    if not stat.S_ISREG(st.st_mode):
+        raise ContainerDiskError(f"{what}: /{'/'.join(parts)} is not a regular file")
+    return root.joinpath(*parts)

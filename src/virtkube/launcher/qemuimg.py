@@ -63,7 +63,9 @@ def create_overlay(base: Path, overlay: Path, *, base_format: str | None = None)
     """
     fmt = base_format or standalone_format(base)
     overlay.unlink(missing_ok=True)
-    _run("create", "-q", "-f", "qcow2", "-F", fmt, "-b", str(base.resolve()), str(overlay))
+    # Absolute, but links not resolved: a containerDisk's /proc/<pid>/root/... would
+    # resolve to the launcher's own root (virtkube.launcher.diskcontainer).
+    _run("create", "-q", "-f", "qcow2", "-F", fmt, "-b", os.path.abspath(base), str(overlay))
 
 
 def create_qcow2(path: Path, size_bytes: int) -> None:

@@ -17,6 +17,7 @@ Flags that matter for virtkube:
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from virtkube.local import registry, serviceproxy
 from virtkube.local.certs import ClusterPKI
 from virtkube.local.config import ClusterConfig
 from virtkube.local.node import layout
-from virtkube.local.paths import Home, containerdisk_store
+from virtkube.local.paths import Home, containerdisk_store, images_dir
 from virtkube.local.realnode import config as realnode_config
 from virtkube.local.realnode.layout import RealNode
 
@@ -227,13 +228,25 @@ DEVICE_NODES = {"devices.kubevirt.io/kvm": Path("/dev/kvm"),
                 "devices.kubevirt.io/vhost-net": Path("/dev/vhost-net")}
 
 
+def built_launcher_image() -> str:
+    """The launcher image by digest when `make launcher-image` recorded one: its tag `dev`
+    moves with every build, and a node that has the old one would keep it (IfNotPresent)."""
+    try:
+        digest = json.loads((images_dir() / "launcher" / "manifest.json").read_text())[
+            "manifestDigest"]
+    except (OSError, ValueError, KeyError):
+        return LAUNCHER_IMAGE
+    return f"{LAUNCHER_IMAGE.rsplit(':', 1)[0]}@{digest}"
+
+
 def host_device_resources() -> tuple[str, ...]:
     """The device resources the local nodes can give: they all share this machine's /dev."""
     return tuple(r for r, node in DEVICE_NODES.items() if node.exists())
 
 
 def virt_controller(cfg: ClusterConfig, home: Home, python: str, store: Path,
-                    devices: tuple[str, ...]) -> Component:
+                    devices: tuple[str, ...], launcher_image: str = LAUNCHER_IMAGE
+                    ) -> Component:
     """virt-controller. On real nodes its launcher pods run the virt-launcher image with
     containerDisks as containers and the devices the handlers' plugins give; on stand-in
     nodes, the checkout's code and the local image store."""
@@ -241,7 +254,7 @@ def virt_controller(cfg: ClusterConfig, home: Home, python: str, store: Path,
             f"--kubeconfig={home.kubeconfig_for('virt-controller')}",
             f"--sockets-host-dir={home.kubevirt_sockets}"]
     if cfg.real_nodes:
-        argv.append(f"--launcher-image={LAUNCHER_IMAGE}")
+        argv.append(f"--launcher-image={launcher_image}")
         argv += [f"--device-resource={d}" for d in devices]
     else:
         argv.append(f"--containerdisk-store={store}")
@@ -265,7 +278,8 @@ def virt_handler(cfg: ClusterConfig, home: Home, index: int, python: str) -> Com
 
 def all_components(cfg: ClusterConfig, home: Home, binary: Path, python: str,
                    store: Path | None = None,
-                   devices: tuple[str, ...] | None = None) -> list[Component]:
+                   devices: tuple[str, ...] | None = None,
+                   launcher_image: str | None = None) -> list[Component]:
     """Control plane first; nodes and the provisioner once the API server is ready (the
     supervisor waits for /readyz after kube-apiserver), stopped before it in reverse."""
     return [*control_plane(cfg, home, binary),
@@ -276,5 +290,7 @@ def all_components(cfg: ClusterConfig, home: Home, binary: Path, python: str,
             # virt-api first: its webhooks (failurePolicy Fail) admit what the others write.
             virt_api(cfg, home, python),
             virt_controller(cfg, home, python, store or containerdisk_store(),
-                            host_device_resources() if devices is None else devices),
+                            host_device_resources() if devices is None else devices,
+                            built_launcher_image() if launcher_image is None
+                            else launcher_image),
             *(virt_handler(cfg, home, i, python) for i in range(cfg.nodes))]

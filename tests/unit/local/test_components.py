@@ -82,7 +82,8 @@ def test_standin_nodes_have_no_registry() -> None:
 
 def test_real_nodes_launch_the_launcher_image_with_the_hosts_devices() -> None:
     comps = {c.name: c for c in components.all_components(
-        REAL, HOME, BINARY, PYTHON, STORE, devices=("devices.kubevirt.io/tun",))}
+        REAL, HOME, BINARY, PYTHON, STORE, devices=("devices.kubevirt.io/tun",),
+        launcher_image=components.LAUNCHER_IMAGE)}
     controller = comps["virt-controller"].argv
     assert f"--launcher-image={components.LAUNCHER_IMAGE}" in controller
     assert "--device-resource=devices.kubevirt.io/tun" in controller
@@ -90,3 +91,9 @@ def test_real_nodes_launch_the_launcher_image_with_the_hosts_devices() -> None:
     handler = comps["virt-handler-1"].argv
     assert (f"--device-plugins-dir={HOME.root}/realnodes/virtkube-node-1/kubelet/device-plugins"
             in handler)
+
+
+def test_the_launcher_image_is_the_one_the_image_builder_makes() -> None:
+    from images.launcher import LAUNCHER_REF
+
+    assert components.LAUNCHER_IMAGE == LAUNCHER_REF
