@@ -27,11 +27,13 @@ class Console:
                 time.sleep(0.1)
         self.output = b""
 
-    def expect(self, pattern: str, timeout: float = 60.0) -> re.Match[bytes]:
+    def expect(self, pattern: str, timeout: float = 60.0, *, start: int = 0
+               ) -> re.Match[bytes]:
+        """Wait for `pattern` in the output from offset `start` on (0: history included)."""
         regex = re.compile(pattern.encode())
         deadline = time.monotonic() + timeout
         while True:
-            match = regex.search(self.output)
+            match = regex.search(self.output, start)
             if match:
                 return match
             left = deadline - time.monotonic()
