@@ -3,6 +3,7 @@ checked for leftovers at the end."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -20,7 +21,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     home = Home(tmp_path_factory.mktemp("cluster"))
     c = LocalCluster(home)
     # Two local nodes: one cluster serves both the single-node and the cross-node tests.
-    c.up(nodes=2)
+    # VIRTKUBE_TEST_NODE_RUNTIME=containerd runs them on the kubelet with containerd.
+    c.up(nodes=2, node_runtime=os.environ.get("VIRTKUBE_TEST_NODE_RUNTIME") or None)
     try:
         yield c
     finally:
