@@ -31,7 +31,8 @@ from virtkube.local.config import ClusterConfig
 from virtkube.local.node import cni, containers, hostnet, logs, netns, registration
 from virtkube.local.node.env import decode_data
 from virtkube.local.node.layout import LOG_SERVER_PORT, ClusterNet, NodeDirs, node_name
-from virtkube.local.node.podworker import NodeContext, PodWorker
+from virtkube.local.node.nodecontext import NodeContext
+from virtkube.local.node.podworker import PodWorker
 from virtkube.local.node.volumes import VolumeMaker
 from virtkube.local.paths import REPO_ROOT, Home
 
