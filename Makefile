@@ -89,10 +89,15 @@ lint: deps
 test: deps controlplane noderuntime guest-images node-images launcher-image lint
 	.venv/bin/pytest
 
-# Benchmarks on a fresh local cluster; figures beside baselines from the same run.
-bench: deps controlplane guest-images
-	.venv/bin/python -m bench.lifecycle
+# Benchmarks on a fresh local cluster of real nodes (kubelet + containerd, pulling the
+# images from the local registry); figures beside baselines from the same run and beside
+# the stand-in nodes' last ones. BENCH_NODE_RUNTIME=standin measures the stand-in nodes.
+BENCH_NODE_RUNTIME ?= containerd
+
+bench: deps controlplane noderuntime images
+	.venv/bin/python -m bench.lifecycle --node-runtime $(BENCH_NODE_RUNTIME)
 
 # The same instruments with few samples: CI runs it to keep them working.
-bench-quick: deps controlplane guest-images
-	.venv/bin/python -m bench.lifecycle --quick --out build/bench/quick.json
+bench-quick: deps controlplane noderuntime images
+	.venv/bin/python -m bench.lifecycle --quick --node-runtime $(BENCH_NODE_RUNTIME) \
+		--out build/bench/quick.json

@@ -61,8 +61,12 @@ async def read_until(reader: asyncio.StreamReader, needle: bytes, timeout: float
             seen += chunk
 
 
-async def bare(tmp: Path, base: Path, acc: str) -> float:
+def bare_argv(tmp: Path, base: Path, acc: str) -> list[str]:
+    """The files of one bare boot in `tmp` (a fresh overlay, the cloud-init ISO, an empty
+    disk) and its command line; made before the clock starts, as a launcher's are."""
+    tmp.mkdir(parents=True, exist_ok=True)
     overlay = tmp / "bare.qcow2"
+    overlay.unlink(missing_ok=True)
     qemuimg.create_overlay(base, overlay)
     user_data = vmi()["spec"]["volumes"][1]["cloudInitNoCloud"]
     iso = tmp / "bare-ci.iso"
@@ -73,7 +77,7 @@ async def bare(tmp: Path, base: Path, acc: str) -> float:
     empty = tmp / "bare-empty.qcow2"
     empty.unlink(missing_ok=True)
     qemuimg.create_qcow2(empty, 2 << 30)
-    argv = [
+    return [
         "qemu-system-x86_64", "-accel", acc, "-machine", "q35", "-m", "128M",
         "-cpu", "host" if acc == "kvm" else "max", "-nodefaults", "-display", "none",
         "-serial", "stdio",
@@ -81,17 +85,58 @@ async def bare(tmp: Path, base: Path, acc: str) -> float:
         "-drive", f"file={iso},if=virtio,format=raw",
         "-drive", f"file={empty},if=virtio,format=qcow2",
     ]  # fmt: skip
+
+
+async def boot_bare(argv: list[str], procs: list[asyncio.subprocess.Process],
+                    timeout: float = 120) -> float:
+    """Seconds from exec to `login:` on the serial port. The QEMU keeps running (it is
+    appended to `procs`, whose owner kills it): a burst's guests stay up until all boot,
+    as the VMIs of a burst do."""
     start = time.monotonic()
     proc = await asyncio.create_subprocess_exec(
         *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE
     )
-    try:
-        assert proc.stdout is not None
-        await read_until(proc.stdout, LOGIN)
-        return time.monotonic() - start
-    finally:
-        proc.kill()
+    procs.append(proc)
+    assert proc.stdout is not None
+    await read_until(proc.stdout, LOGIN, timeout)
+    return time.monotonic() - start
+
+
+async def kill_all(procs: list[asyncio.subprocess.Process]) -> None:
+    for proc in procs:
+        if proc.returncode is None:
+            proc.kill()
+    for proc in procs:
         await proc.wait()
+
+
+async def bare(tmp: Path, base: Path, acc: str) -> float:
+    procs: list[asyncio.subprocess.Process] = []
+    try:
+        return await boot_bare(bare_argv(tmp, base, acc), procs)
+    finally:
+        await kill_all(procs)
+
+
+async def bare_burst(tmp: Path, base: Path, acc: str, n: int, rate: float,
+                     timeout: float = 600) -> tuple[list[float], float]:
+    """`n` bare QEMUs of the guest started `rate` per second (the VMI burst's baseline):
+    each one's exec -> login, and the seconds from the first exec until all are at login."""
+    argvs = [bare_argv(tmp / f"burst-{i}", base, acc) for i in range(n)]
+    procs: list[asyncio.subprocess.Process] = []
+    t0 = time.monotonic()
+
+    async def one(i: int) -> tuple[float, float]:
+        # Paced by the clock, not by a loop of sleeps, so that the rate does not drift.
+        await asyncio.sleep(max(0.0, t0 + i / rate - time.monotonic()))
+        took = await boot_bare(argvs[i], procs, timeout)
+        return took, time.monotonic() - t0
+
+    try:
+        done = await asyncio.gather(*(one(i) for i in range(n)))
+        return [took for took, _ in done], max(end for _, end in done)
+    finally:
+        await kill_all(procs)
 
 
 async def launched(tmp: Path, store: Path, acc: str) -> tuple[float, int]:
