@@ -47,13 +47,15 @@ from bench import audit, launcher_boot, procs, report  # noqa: E402
 from bench.procs import now  # noqa: E402
 from bench.report import pct, summary  # noqa: E402
 from bench.trace import HOPS, NS, ProcessProbe, Trace, Watcher  # noqa: E402
+from virtkube.api.quantity import parse_quantity  # noqa: E402
 from virtkube.kube.client import Client  # noqa: E402
 from virtkube.kube.config import load  # noqa: E402
 from virtkube.kube.errors import NotFound  # noqa: E402
 from virtkube.kube.informer import wait_synced  # noqa: E402
-from virtkube.kube.resources import CONFIGMAPS, VMIS  # noqa: E402
+from virtkube.kube.resources import CONFIGMAPS, NODES, VMIS  # noqa: E402
 from virtkube.launcher import accel, containerdisk  # noqa: E402
 from virtkube.local.cluster import LocalCluster  # noqa: E402
+from virtkube.local.components import host_device_resources  # noqa: E402
 from virtkube.local.config import NODE_RUNTIMES  # noqa: E402
 from virtkube.local.paths import Home  # noqa: E402
 
@@ -158,6 +160,23 @@ def component_rss(cluster: LocalCluster, real_nodes: bool) -> dict[str, int]:
     return out
 
 
+async def devices_advertised(client: Client, timeout: float = 120.0) -> None:
+    """Until the node offers the device resources launcher pods ask for: a real node is
+    Ready before virt-handler's device plugins have registered with its kubelet, and a
+    pod created in that gap waits out the scheduler's back-off. That wait is the
+    cluster's start-up, not a VM's start, so the first start must not count it."""
+    wanted = host_device_resources()
+    deadline = time.monotonic() + timeout
+    while True:
+        nodes = (await client.list(NODES))["items"]
+        if nodes and all(parse_quantity((n.get("status") or {}).get("allocatable", {})
+                                        .get(r, "0")) > 0 for n in nodes for r in wanted):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the node did not offer {', '.join(wanted)} in {timeout:.0f}s")
+        await asyncio.sleep(0.1)
+
+
 def memory(watcher: Watcher, names: list[str]) -> dict[str, list[int]]:
     """RSS of each VMI's launcher, QEMU and (real nodes only) whole launcher pod."""
     mem: dict[str, list[int]] = {"launcher": [], "qemu": [], "pod": []}
@@ -184,11 +203,21 @@ def other_clusters(home: Path) -> int:
 
 async def run(quick: bool, home: Path, node_runtime: str,
               starts: int | None = None) -> dict[str, Any]:
+    """Bring a fresh cluster up in `home`, measure, and take it down whatever happens."""
     load0, others = os.getloadavg()[0], other_clusters(home)
     cluster = LocalCluster(Home(home))
     print(f"bringing the local cluster up ({node_runtime} nodes, audit log on)",
           file=sys.stderr)
-    cluster.up(nodes=1, audit=True, node_runtime=node_runtime)
+    try:
+        cluster.up(nodes=1, audit=True, node_runtime=node_runtime)
+        return await measure(cluster, quick, node_runtime, starts, load0, others)
+    finally:
+        cluster.down(purge=True)
+
+
+async def measure(cluster: LocalCluster, quick: bool, node_runtime: str, starts: int | None,
+                  load0: float, others: int) -> dict[str, Any]:
+    home = cluster.home.root
     real = cluster.config().real_nodes
     conn = await load(cluster.home.admin_kubeconfig, user_agent="virtkube-bench")
     n_seq, n_burst, n_bare = (2, 3, 1) if quick else (20, 20, 5)
@@ -199,6 +228,8 @@ async def run(quick: bool, home: Path, node_runtime: str,
         bench = Bench(client, watcher, probe, cluster.home.kubevirt_sockets)
         background = [asyncio.create_task(watcher.run()), asyncio.create_task(probe.run())]
         await wait_synced(watcher.vmis, watcher.pods)
+        if real:
+            await devices_advertised(client)
         idle = component_rss(cluster, real)
 
         # 1. sequential starts; a warm one's lifecycle also gives the API cost.
@@ -260,7 +291,6 @@ async def run(quick: bool, home: Path, node_runtime: str,
             Path(tmp), base, acc, n_burst, RATE)
     print(f"  {n_burst} bare QEMUs: all at login {bare_all_login:.2f}s", file=sys.stderr)
     cond = conditions(load0, max(others, other_clusters(home)))
-    cluster.down(purge=True)
     return figures(node_runtime, quick, acc, cond, traces, burst, api, bare, bare_burst,
                    bare_all_login, all_running, all_login,
                    mem,
