@@ -66,20 +66,29 @@ def runtime_label(r: dict[str, Any]) -> str:
             "standin": "stand-in nodes"}.get(r.get("node_runtime") or "standin", "?")
 
 
-def header(r: dict[str, Any]) -> list[str]:
+def header(r: dict[str, Any]) -> str:
+    """One line (the README quotes it above the table): when, where, and how loaded."""
     m = r["machine"]
-    lines = [f"virtkube bench — {r['date']} — {m['cpus']} cores, accel {m['accel']}, "
-             f"`{r['command']}`, {runtime_label(r)}"]
+    line = (f"virtkube bench — {r['date']} — {m['cpus']} cores, accel {m['accel']}, "
+            f"`{r['command']}`, {runtime_label(r)}")
     cond = r.get("conditions")
     if cond:
-        lines.append(
-            f"Conditions: load average (1 min) {cond['loadavg_start']:.2f} at start, "
-            f"{cond['loadavg_end']:.2f} at end; {cond['other_clusters']} other local "
-            "cluster(s) running on this machine meanwhile (other engineers' tests).")
+        line += (f"; load average {cond['loadavg_start']:.1f} at start, "
+                 f"{cond['loadavg_end']:.1f} at end, {cond['other_clusters']} other local "
+                 "cluster(s) running meanwhile")
+    return line
+
+
+def notes(r: dict[str, Any]) -> list[str]:
+    out = []
     if r.get("burst", {}).get("cpu_request"):
-        lines.append(f"The burst's VMIs request {r['burst']['cpu_request']} CPU each: "
-                     "KubeVirt's 100m per vCPU would fit only 19 of them on a 2-core node.")
-    return lines
+        out.append(f"The burst's VMIs request {r['burst']['cpu_request']} CPU each: "
+                   "KubeVirt's 100m per vCPU would fit only 19 of them on a 2-core node.")
+    if r.get("node_runtime") == "containerd":
+        out.append("Memory is sampled when the whole burst is Running (as the stand-in's "
+                   "was), QEMU again once all are at their login prompt. Stand-in nodes "
+                   "have no pod processes around the launcher, hence no pod figure there.")
+    return out
 
 
 def table(r: dict[str, Any], ref: dict[str, Any] | None = None) -> str:
@@ -88,7 +97,7 @@ def table(r: dict[str, Any], ref: dict[str, Any] | None = None) -> str:
     rb, rfp = ref.get("burst", {}), ref.get("footprint_bytes", {})
     bb = b.get("bare") or {}
     lines = [
-        *header(r),
+        header(r),
         "",
         "| figure | p50 | p95 | baseline (same run) | ratio | "
         f"{runtime_label(ref)}, {ref['date'][:10]}: p50 / p95 |",
@@ -128,6 +137,7 @@ def table(r: dict[str, Any], ref: dict[str, Any] | None = None) -> str:
         f"{num(rfp.get('qemu_rss_at_login_p50'), MIB)} |",
         "",
     ]
+    lines += [*notes(r), ""] if notes(r) else []
     first = s.get("first")
     if first:
         lines += [f"First start of the run (the node pulls the images): Running "
