@@ -73,9 +73,9 @@ def header(r: dict[str, Any]) -> str:
             f"`{r['command']}`, {runtime_label(r)}")
     cond = r.get("conditions")
     if cond:
-        line += (f"; load average {cond['loadavg_start']:.1f} at start, "
-                 f"{cond['loadavg_end']:.1f} at end, {cond['other_clusters']} other local "
-                 "cluster(s) running meanwhile")
+        line += (f"; load average {cond['loadavg_start']:.1f} before the run "
+                 f"({cond['loadavg_end']:.1f} at its end, its own burst included), "
+                 f"{cond['other_clusters']} other local cluster(s) running meanwhile")
     return line
 
 
