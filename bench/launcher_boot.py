@@ -157,7 +157,7 @@ async def launched(tmp: Path, store: Path, acc: str) -> tuple[float, int]:
         async with LauncherClient(sock) as client:
             await client.call(protocol.Ping())
             start = time.monotonic()
-            await client.call(protocol.Sync(vmi=vmi()))  # type: ignore[arg-type]
+            await client.call(protocol.Sync(vmi=vmi()))
             reader, writer = await asyncio.open_unix_connection(
                 str(run_dir / protocol.CONSOLE_SOCKET)
             )

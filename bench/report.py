@@ -140,7 +140,8 @@ def table(r: dict[str, Any], ref: dict[str, Any] | None = None) -> str:
     lines += [*notes(r), ""] if notes(r) else []
     first = s.get("first")
     if first:
-        lines += [f"First start of the run (the node pulls the images): Running "
+        pulls = " (the node pulls the images)" if r.get("node_runtime") == "containerd" else ""
+        lines += [f"First start of the run{pulls}: Running "
                   f"{num(first.get('running'))} s, login {num(first.get('login'))} s.", ""]
     lines.append("Start split (p50 seconds since create, first seen):")
     ref_hops = dig(ref, "start", "hops_p50") or {}
