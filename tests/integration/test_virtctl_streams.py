@@ -26,7 +26,8 @@ from tests.unit.apiserver.builders import new_vm, new_vmi
 pytestmark = pytest.mark.integration
 
 #: The tiny guest from `make guest-images`; VIRTKUBE_TEST_GUEST_IMAGE picks another.
-GUEST_IMAGE = os.environ.get("VIRTKUBE_TEST_GUEST_IMAGE", "virtkube/tiny-guest:latest")
+GUEST_IMAGE = os.environ.get("VIRTKUBE_TEST_GUEST_IMAGE",
+                             "registry:5000/virtkube/tiny-guest:latest")
 needs_guest = pytest.mark.skipif(not GUEST_IMAGE, reason="no guest image configured")
 
 
