@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,12 @@ from tests.integration.helpers import wait_for
 from virtkube.local.cluster import LocalCluster
 from virtkube.local.node.layout import NETNS_DIR, ClusterNet, NodeDirs
 from virtkube.local.procs import processes_mentioning
+from virtkube.local.registry import UTILITY_REF
 
-IMAGE = "virtkube/local:dev"
+#: What test pods run: a stand-in node runs only "the checkout" (virtkube/local:dev); real
+#: nodes (VIRTKUBE_TEST_NODE_RUNTIME=containerd) the utility image from the local registry.
+IMAGE = (UTILITY_REF if os.environ.get("VIRTKUBE_TEST_NODE_RUNTIME") == "containerd"
+         else "virtkube/local:dev")
 Obj = dict[str, Any]
 
 
