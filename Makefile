@@ -30,7 +30,7 @@ deps:
 	hack/install-deps.sh
 
 # The README's first command: everything built, the local cluster up, the demo VM running.
-up: deps controlplane guest-images
+up: deps controlplane noderuntime images
 	.venv/bin/virtkube up
 	.venv/bin/virtkube kubectl apply -f examples/vm-tiny.yaml
 	.venv/bin/virtkube kubectl wait vm/vm-tiny --for=jsonpath='{.status.printableStatus}'=Running --timeout=180s
@@ -86,18 +86,16 @@ lint: deps
 	.venv/bin/lint-imports
 
 # The README's second command: lint, then every test tier.
-test: deps controlplane noderuntime guest-images node-images launcher-image lint
+test: deps controlplane noderuntime images lint
 	.venv/bin/pytest
 
-# Benchmarks on a fresh local cluster of real nodes (kubelet + containerd, pulling the
-# images from the local registry); figures beside baselines from the same run and beside
-# the stand-in nodes' last ones. BENCH_NODE_RUNTIME=standin measures the stand-in nodes.
-BENCH_NODE_RUNTIME ?= containerd
+# Benchmarks on a fresh local cluster (kubelet + containerd, pulling the images from the
+# local registry); figures beside baselines from the same run and beside the stand-in
+# nodes' last ones.
 
 bench: deps controlplane noderuntime images
-	.venv/bin/python -m bench.lifecycle --node-runtime $(BENCH_NODE_RUNTIME)
+	.venv/bin/python -m bench.lifecycle
 
 # The same instruments with few samples: CI runs it to keep them working.
 bench-quick: deps controlplane noderuntime images
-	.venv/bin/python -m bench.lifecycle --quick --node-runtime $(BENCH_NODE_RUNTIME) \
-		--out build/bench/quick.json
+	.venv/bin/python -m bench.lifecycle --quick --out build/bench/quick.json

@@ -1,7 +1,6 @@
 """virtkube's figures on the local cluster, each beside a baseline measured in the same run.
 
-    .venv/bin/python -m bench.lifecycle [--quick] [--node-runtime containerd|standin]
-                                        [--out bench/results/latest.json]
+    .venv/bin/python -m bench.lifecycle [--quick] [--out bench/results/latest.json]
 
 1. start latency of the tiny guest: VMI create (the API call) -> phase Running and
    -> `login:` on the console, split by hop from first-seen timestamps (watch
@@ -11,14 +10,13 @@
    all run and all are at their login prompt, beside as many bare QEMUs of the same
    guest started at the same rate;
 3. API cost of one lifecycle (create, run, stop, delete) from the audit log;
-4. footprint: RSS of virt-launcher (without QEMU), of the whole launcher pod on a real
-   node (without QEMU), QEMU, virt-controller, virt-handler and the nodes (on real nodes
-   the kubelet and containerd too), idle and with the burst running.
+4. footprint: RSS of virt-launcher (without QEMU), of the whole launcher pod (without
+   QEMU), QEMU, virt-controller, virt-handler and the node (its runner, kubelet and
+   containerd), idle and with the burst running.
 
-Real nodes (the kubelet with containerd) are the default, as the project moves to them;
-`--node-runtime standin` measures the stand-in nodes. bench.report prints the table with
-the stand-in's last recorded figures beside. No figure is pass/fail; machines here are
-noisy, so read ratios, not seconds.
+bench.report prints the table with the stand-in nodes' last recorded figures beside (the
+nodes virtkube had before the kubelet and containerd ran its pods). No figure is
+pass/fail; machines here are noisy, so read ratios, not seconds.
 """
 
 from __future__ import annotations
@@ -56,7 +54,6 @@ from virtkube.kube.resources import CONFIGMAPS, NODES, VMIS  # noqa: E402
 from virtkube.launcher import accel, containerdisk  # noqa: E402
 from virtkube.local.cluster import LocalCluster  # noqa: E402
 from virtkube.local.components import host_device_resources  # noqa: E402
-from virtkube.local.config import NODE_RUNTIMES  # noqa: E402
 from virtkube.local.paths import Home  # noqa: E402
 
 LOGIN = b"login:"
@@ -143,9 +140,9 @@ class Bench:
         await wait_until("the audit log", lambda: audit.mentions(audit_log, marker), 30, 0.05)
 
 
-def component_rss(cluster: LocalCluster, real_nodes: bool) -> dict[str, int]:
-    """RSS of virtkube's components and the nodes; on real nodes the node's runner, its
-    kubelet and its containerd each (the shims are counted with their pods)."""
+def component_rss(cluster: LocalCluster) -> dict[str, int]:
+    """RSS of virtkube's components and the nodes: the node's runner, its kubelet and its
+    containerd each (the shims are counted with their pods)."""
     state = cluster.status()["components"]
     assert isinstance(state, dict)
     out: dict[str, int] = {}
@@ -153,7 +150,7 @@ def component_rss(cluster: LocalCluster, real_nodes: bool) -> dict[str, int]:
         if not c.get("pid") or not n.startswith(("virt-", "virtkube-node")):
             continue
         out[n] = procs.rss(int(c["pid"]))
-        if real_nodes and n.startswith("virtkube-node"):
+        if n.startswith("virtkube-node"):
             index = n.rsplit("-", 1)[1]
             for role, pid in sorted(procs.node_daemons(int(c["pid"])).items()):
                 out[f"{role}-{index}"] = procs.rss(pid)
@@ -178,7 +175,7 @@ async def devices_advertised(client: Client, timeout: float = 120.0) -> None:
 
 
 def memory(watcher: Watcher, names: list[str]) -> dict[str, list[int]]:
-    """RSS of each VMI's launcher, QEMU and (real nodes only) whole launcher pod."""
+    """RSS of each VMI's launcher, QEMU and whole launcher pod."""
     mem: dict[str, list[int]] = {"launcher": [], "qemu": [], "pod": []}
     for name in names:
         uid = watcher.uids[name]
@@ -201,24 +198,21 @@ def other_clusters(home: Path) -> int:
                                 and not any(str(home) in x for x in a)))
 
 
-async def run(quick: bool, home: Path, node_runtime: str,
-              starts: int | None = None) -> dict[str, Any]:
+async def run(quick: bool, home: Path, starts: int | None = None) -> dict[str, Any]:
     """Bring a fresh cluster up in `home`, measure, and take it down whatever happens."""
     load0, others = os.getloadavg()[0], other_clusters(home)
     cluster = LocalCluster(Home(home))
-    print(f"bringing the local cluster up ({node_runtime} nodes, audit log on)",
-          file=sys.stderr)
+    print("bringing the local cluster up (one node, audit log on)", file=sys.stderr)
     try:
-        cluster.up(nodes=1, audit=True, node_runtime=node_runtime)
-        return await measure(cluster, quick, node_runtime, starts, load0, others)
+        cluster.up(nodes=1, audit=True)
+        return await measure(cluster, quick, starts, load0, others)
     finally:
         cluster.down(purge=True)
 
 
-async def measure(cluster: LocalCluster, quick: bool, node_runtime: str, starts: int | None,
+async def measure(cluster: LocalCluster, quick: bool, starts: int | None,
                   load0: float, others: int) -> dict[str, Any]:
     home = cluster.home.root
-    real = cluster.config().real_nodes
     conn = await load(cluster.home.admin_kubeconfig, user_agent="virtkube-bench")
     n_seq, n_burst, n_bare = (2, 3, 1) if quick else (20, 20, 5)
     n_seq = starts or n_seq
@@ -228,9 +222,8 @@ async def measure(cluster: LocalCluster, quick: bool, node_runtime: str, starts:
         bench = Bench(client, watcher, probe, cluster.home.kubevirt_sockets)
         background = [asyncio.create_task(watcher.run()), asyncio.create_task(probe.run())]
         await wait_synced(watcher.vmis, watcher.pods)
-        if real:
-            await devices_advertised(client)
-        idle = component_rss(cluster, real)
+        await devices_advertised(client)
+        idle = component_rss(cluster)
 
         # 1. sequential starts; a warm one's lifecycle also gives the API cost.
         traces: list[Trace] = []
@@ -264,7 +257,7 @@ async def measure(cluster: LocalCluster, quick: bool, node_runtime: str, starts:
             await wait_until("the burst Running", lambda: all(
                 n in watcher.traces and "vmi Running" in watcher.traces[n].marks
                 for n in names), 600, 0.05)
-            return memory(watcher, names), component_rss(cluster, real)
+            return memory(watcher, names), component_rss(cluster)
 
         sampler = asyncio.create_task(when_all_running())
         burst = list(await asyncio.gather(*(paced(i) for i in range(n_burst))))
@@ -291,13 +284,13 @@ async def measure(cluster: LocalCluster, quick: bool, node_runtime: str, starts:
             Path(tmp), base, acc, n_burst, RATE)
     print(f"  {n_burst} bare QEMUs: all at login {bare_all_login:.2f}s", file=sys.stderr)
     cond = conditions(load0, max(others, other_clusters(home)))
-    return figures(node_runtime, quick, acc, cond, traces, burst, api, bare, bare_burst,
+    return figures(quick, acc, cond, traces, burst, api, bare, bare_burst,
                    bare_all_login, all_running, all_login,
                    mem,
                    idle, loaded)
 
 
-def figures(node_runtime: str, quick: bool, acc: str, cond: dict[str, Any],
+def figures(quick: bool, acc: str, cond: dict[str, Any],
             traces: list[Trace], burst: list[Trace], api: dict[str, Any],
             bare: list[float], bare_burst: list[float], bare_all_login: float,
             all_running: float, all_login: float, mem: dict[str, list[int]],
@@ -313,8 +306,9 @@ def figures(node_runtime: str, quick: bool, acc: str, cond: dict[str, Any],
         "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "machine": {"cpus": os.cpu_count(), "kernel": platform.release(),
                     "python": platform.python_version(), "accel": acc},
-        "command": f"{command} (--node-runtime {node_runtime})",
-        "node_runtime": node_runtime,
+        "command": command,
+        # The stand-in nodes' figures (bench/results/standin-*.json) say "standin".
+        "node_runtime": "containerd",
         "conditions": cond,
         "start": {"running": summary(running), "login": summary(login),
                   "bare_qemu_login": summary(bare),
@@ -335,7 +329,6 @@ def figures(node_runtime: str, quick: bool, acc: str, cond: dict[str, Any],
             "launcher_rss_p50": pct([float(x) for x in mem["launcher"]], 50),
             "qemu_rss_p50": pct([float(x) for x in mem["qemu"]], 50),
             "qemu_rss_at_login_p50": pct([float(x) for x in mem["qemu_at_login"]], 50),
-            # None on stand-in nodes: their launcher has no pod process tree around it.
             "pod_overhead_p50": pct([float(x) for x in mem["pod"]], 50) if mem["pod"] else None,
             "components_idle": idle, "components_at_burst": loaded,
         },
@@ -346,12 +339,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="bench.lifecycle")
     parser.add_argument("--quick", action="store_true", help="few samples (CI)")
     parser.add_argument("--starts", type=int, help="sequential starts (default 20, quick 2)")
-    parser.add_argument("--node-runtime", choices=NODE_RUNTIMES, default="containerd",
-                        help="the local nodes: real (containerd, the default) or stand-in")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "latest.json")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="virtkube-bench-home-") as home:
-        result = asyncio.run(run(args.quick, Path(home), args.node_runtime, args.starts))
+        result = asyncio.run(run(args.quick, Path(home), args.starts))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     text = report.table(result)

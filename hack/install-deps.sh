@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mapfile -t wanted < <(cat hack/apt-packages.txt images/apt-packages.txt \
-    src/virtkube/launcher/apt-packages.txt src/virtkube/local/node/apt-packages.txt \
+    src/virtkube/launcher/apt-packages.txt src/virtkube/local/net/apt-packages.txt \
     src/virtkube/local/realnode/apt-packages.txt src/virtkube/handler/network/apt-packages.txt \
     2>/dev/null | sed 's/#.*//' | awk 'NF' | sort -u)
 missing=()

@@ -1,8 +1,6 @@
-"""`virtkube up --nodes 2 --node-runtime containerd`: the local cluster's nodes are the upstream
-kubelet with containerd, pulling from the local registry (issue 12).
-
-One cluster for the module, in a home of its own beside the session's cluster; `down` at the
-end must leave nothing of it on the host.
+"""The local cluster's nodes are the upstream kubelet with containerd, pulling from the
+local registry (issue 12), on the session's two-node cluster (whose `down` at the end must
+leave nothing on the host: tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -27,8 +25,7 @@ from tests.integration.helpers import wait_for
 from tests.shared import EXAMPLES
 from virtkube.local.cluster import LocalCluster
 from virtkube.local.components import LAUNCHER_IMAGE
-from virtkube.local.node import hostnet
-from virtkube.local.node.layout import node_name
+from virtkube.local.net.layout import node_name
 from virtkube.local.paths import Home
 from virtkube.local.procs import cmdline, processes_mentioning
 from virtkube.local.realnode import cgroups
@@ -49,38 +46,14 @@ DEMO = Path(__file__).resolve().parents[2] / "examples" / "vm-tiny.yaml"
 BOOT_TIMEOUT = 180.0
 
 
-def host_mounts_naming(root: Path) -> list[str]:
-    return [line for line in Path("/proc/self/mountinfo").read_text().splitlines()
-            if str(root) in line]
-
-
-def leftovers(home: Home, nodes: int) -> list[str]:
-    found = [f"process {pid}: {' '.join(cmdline(pid))[:120]}"
-             for pid in processes_mentioning(str(home.root))]
-    found += [f"mount {m}" for m in host_mounts_naming(home.root)]
-    found += hostnet.leftovers(home.root)
-    for i in range(nodes):
-        node = RealNode(home.root, node_name(i), i)
-        found += [f"cgroup {d}" for d in cgroups.leftovers(node.cgroup_parent)]
-    return found
-
-
 @pytest.fixture(scope="module")
-def real_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    for binary in ("containerd", "containerd-shim-runc-v2", "controlplane"):
-        if not (binaries_dir() / binary).exists():
-            pytest.fail(f"{binaries_dir() / binary} is missing: run `make noderuntime "
-                        "controlplane`")
-    home = Home(tmp_path_factory.mktemp("real"))
-    cluster = LocalCluster(home)
+def real_cluster(cluster: LocalCluster) -> Iterator[LocalCluster]:
+    """The session's cluster, with a namespace of this module's own."""
+    cluster.kubectl("create", "namespace", NS)
     try:
-        cluster.up(nodes=2, node_runtime="containerd")
-        cluster.kubectl("create", "namespace", NS)
         yield cluster
     finally:
-        cluster.down()
-        left = leftovers(home, 2)
-        assert not left, f"left on the host after `virtkube down`: {left}"
+        cluster.kubectl("delete", "namespace", NS, "--wait=false", check=False)
 
 
 def kubectl_json(cluster: LocalCluster, *args: str) -> dict[str, Any]:

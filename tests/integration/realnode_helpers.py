@@ -1,6 +1,7 @@
-"""One real node (the upstream kubelet + containerd + Debian's runc) joined to the session's
-cluster beside the stand-in nodes, for the test modules that need one: started with the
-utility image imported, stopped with a check that it left nothing on the host."""
+"""One more node (the upstream kubelet + containerd + Debian's runc) joined to the session's
+cluster by the test itself, for the test modules that start and stop a node under their
+own control: started with the utility image imported, stopped with a check that it left
+nothing on the host."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import contextlib
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,8 +16,9 @@ from images.utility import ARCHIVE, UTILITY_REF, node_images_dir
 
 from tests.integration.helpers import wait_for
 from tests.integration.node_helpers import apply, get
+from tests.leftovers import host_mounts_naming
 from virtkube.local.cluster import LocalCluster
-from virtkube.local.node import hostnet
+from virtkube.local.net import hostnet
 from virtkube.local.procs import die_with_parent, processes_mentioning, terminate
 from virtkube.local.realnode import cgroups, config
 from virtkube.local.realnode.layout import CRI_NAMESPACE, Binaries, RealNode, binaries_dir
@@ -36,17 +37,11 @@ def node_ready(cluster: LocalCluster) -> dict[str, Any] | None:
     return node if ready else None
 
 
-def host_mounts_under(root: Path) -> list[str]:
-    """Mounts of the test's (the host's) mount namespace that name the node's folder."""
-    return [line for line in Path("/proc/self/mountinfo").read_text().splitlines()
-            if str(root) in line]
-
-
 def leftovers(node: RealNode, ports_before: set[str], host_before: list[str]) -> list[str]:
     """What the stopped node still holds on the host."""
     found = [f"process {pid}" for pid in processes_mentioning(str(node.root))]
     found += [f"cgroup {d}" for d in cgroups.leftovers(node.cgroup_parent)]
-    found += [f"mount {m}" for m in host_mounts_under(node.root)]
+    found += [f"mount {m}" for m in host_mounts_naming(node.root)]
     found += [f"bridge port {p}" for p in sorted(set(hostnet.bridge_ports(
         node.cluster_net("0.0.0.0/32").bridge)) - ports_before)]
     found += [x for x in hostnet.leftovers(node.home_root) if x not in host_before]

@@ -27,7 +27,7 @@ from tests.integration.helpers import EXAMPLES, host_disk_gate, wait_for
 from tests.unit.apiserver.builders import new_vm, new_vmi
 from tests.unit.apiserver.example_verdicts import verdict_with_gates_off
 from virtkube.local.cluster import LocalCluster
-from virtkube.local.node.layout import ClusterNet
+from virtkube.local.net.layout import ClusterNet
 from virtkube.pki import issuer
 
 pytestmark = pytest.mark.integration

@@ -36,8 +36,7 @@ BASE: Obj = {
                  "uid": "11111111-2222-3333-4444-555555555555"},
     "spec": {"domain": {"devices": {}, "memory": {"guest": "128Mi"}}},
 }
-OPTS = LauncherOptions(sockets_host_dir="/var/lib/vk/sockets",
-                       containerdisk_store="/var/lib/vk/oci")
+OPTS = LauncherOptions(sockets_host_dir="/var/lib/vk/sockets")
 CTX = new_ctx(volumes={n: volume(n) for n in ("root", "ci")},
               tap_names={"default": "tap0", "other": "tap1"})
 

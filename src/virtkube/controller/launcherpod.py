@@ -29,7 +29,6 @@ DISKS_DIR = f"{PRIVATE_DIR}/vmi-disks"
 #: shows in the launcher's and QEMU's command lines, so `ps` on a node tells
 #: which VMI a QEMU belongs to (and tests and benchmarks find it the same way).
 SOCKETS_DIR = "/var/run/kubevirt/sockets"
-CONTAINERDISK_DIR = "/var/run/kubevirt/containerdisks"
 #: Where each disk container listens (<volume>.sock) and the launcher connects (KubeVirt's
 #: ephemeral container-disk folder); an emptyDir the pod's containers share.
 DISK_SOCKETS_DIR = "/var/run/kubevirt-ephemeral-disks/container-disk-data"
@@ -38,9 +37,12 @@ DISK_SOCKETS_DIR = "/var/run/kubevirt-ephemeral-disks/container-disk-data"
 CONTAINER_DISK_BINARY = "/usr/bin/container-disk"
 #: KubeVirt's name of the kernelBoot container (the launcher finds kernel-boot.sock).
 KERNEL_BOOT_CONTAINER = "kernel-boot"
-#: The compute container runs as root with the runtime's default capabilities plus
-#: NET_ADMIN, which the guest's DHCP server (dnsmasq) insists on; KubeVirt's launcher runs
-#: as the qemu user 107 with NET_BIND_SERVICE only, since its DHCP server is its own.
+#: The compute container runs as root (not privileged) with the runtime's default
+#: capabilities plus NET_ADMIN, which the guest's DHCP server (dnsmasq) insists on.
+#: KubeVirt's launcher runs as the qemu user 107 with NET_BIND_SERVICE only (its DHCP
+#: server is its own); here a uid-107 QEMU could not open the devices the plugins give:
+#: this machine's /dev/kvm and /dev/net/tun are 0600 root:root, and the local cluster
+#: changes nothing on the host outside its home.
 COMPUTE_SECURITY_CONTEXT = {"runAsUser": 0, "privileged": False,
                             "capabilities": {"add": ["NET_ADMIN"]}}
 #: A disk container runs one sleeping process: KubeVirt's small, fixed resources.
@@ -263,22 +265,12 @@ def launcher_pod(vmi: VirtualMachineInstance, opts: LauncherOptions) -> Obj:
     # arrives with virt-handler's Sync.
     command = [*opts.command, "--run-dir", f"{SOCKETS_DIR}/{meta.uid}",
                "--state-dir", f"{PRIVATE_DIR}/state", "--mounts-dir", PRIVATE_DIR]
-    init_containers: list[Obj] = []
-    disk_ctrs: list[Obj] = []
-    pull_secrets: list[str] = []
-    if opts.containerdisk_store is not None:
-        pod_volumes.insert(2, {"name": "containerdisks", "hostPath": {
-            "path": opts.containerdisk_store, "type": "DirectoryOrCreate"}})
-        mounts.insert(2, {"name": "containerdisks", "mountPath": CONTAINERDISK_DIR,
-                          "readOnly": True})
-        command[-2:-2] = ["--image-store", CONTAINERDISK_DIR]
-    else:
-        init_containers, disk_ctrs, pull_secrets = disk_containers(vmi, opts)
-        if disk_ctrs:
-            pod_volumes[2:2] = [{"name": "container-disks", "emptyDir": {}},
-                                {"name": "virt-bin-share-dir", "emptyDir": {}}]
-            mounts.insert(2, {"name": "container-disks", "mountPath": DISK_SOCKETS_DIR})
-            command += ["--container-disks-dir", DISK_SOCKETS_DIR]
+    init_containers, disk_ctrs, pull_secrets = disk_containers(vmi, opts)
+    if disk_ctrs:
+        pod_volumes[2:2] = [{"name": "container-disks", "emptyDir": {}},
+                            {"name": "virt-bin-share-dir", "emptyDir": {}}]
+        mounts.insert(2, {"name": "container-disks", "mountPath": DISK_SOCKETS_DIR})
+        command += ["--container-disks-dir", DISK_SOCKETS_DIR]
     resources = _resources(vmi, opts)
     if opts.device_resources:
         resources.setdefault("limits", {}).update({r: "1" for r in opts.device_resources})

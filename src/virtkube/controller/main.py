@@ -15,7 +15,7 @@ import socket
 import sys
 from pathlib import Path
 
-from virtkube.controller.options import LOCAL_IMAGE, LauncherOptions
+from virtkube.controller.options import DEFAULT_LAUNCHER_IMAGE, LauncherOptions
 from virtkube.controller.vm import VMController
 from virtkube.controller.vmi import VMIController
 from virtkube.kube import reconciler
@@ -32,11 +32,8 @@ log = logging.getLogger("virtkube.controller")
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="virt-controller")
     p.add_argument("--kubeconfig", type=Path, default=None)
-    p.add_argument("--launcher-image", default=LOCAL_IMAGE)
+    p.add_argument("--launcher-image", default=DEFAULT_LAUNCHER_IMAGE)
     p.add_argument("--sockets-host-dir", default=LauncherOptions.sockets_host_dir)
-    p.add_argument("--containerdisk-store", default=None,
-                   help="host folder of an OCI image store (the local stand-in nodes); "
-                        "default: containerDisks run as containers of the launcher pod")
     p.add_argument("--device-resource", action="append", default=[],
                    help="a device plugin resource each launcher asks for, e.g. "
                         "devices.kubevirt.io/kvm (repeatable)")
@@ -74,7 +71,6 @@ async def run_controllers(client: Client, opts: LauncherOptions, workers: int) -
 async def amain(args: argparse.Namespace) -> int:
     conn = await load(args.kubeconfig, user_agent="virt-controller")
     opts = LauncherOptions(image=args.launcher_image, sockets_host_dir=args.sockets_host_dir,
-                           containerdisk_store=args.containerdisk_store,
                            device_resources=tuple(args.device_resource))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -1,29 +1,25 @@
 """What differs between clusters: the launcher image, the host paths it shares, the devices.
 
-On a node with a kubelet the launcher is the virt-launcher image, containerDisks are
-containers of its pod and /dev/kvm, /dev/net/tun, /dev/vhost-net come from virt-handler's
-device plugins; the local cluster's stand-in nodes run `virtkube/local:dev` (the code of
-this checkout) and resolve containerDisks in an image store on the host. The flags of the
-virt-controller process say which.
+The launcher is the virt-launcher image, containerDisks are containers of its pod and
+/dev/kvm, /dev/net/tun, /dev/vhost-net come from virt-handler's device plugins, as in
+KubeVirt; the flags of the virt-controller process say which image and which devices.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-#: The local node runs exactly this image, meaning "the code of this checkout".
-LOCAL_IMAGE = "virtkube/local:dev"
+#: The virt-launcher image the project builds (`make launcher-image`), as the local
+#: cluster's registry serves it; a cluster elsewhere passes its own with --launcher-image.
+DEFAULT_LAUNCHER_IMAGE = "registry:5000/virtkube/virt-launcher:dev"
 
 
 @dataclass(frozen=True)
 class LauncherOptions:
-    image: str = LOCAL_IMAGE
+    image: str = DEFAULT_LAUNCHER_IMAGE
     #: Host folder holding one subfolder per VMI uid with the launcher's sockets;
     #: virt-handler on the same node reads the same folder.
     sockets_host_dir: str = "/var/run/kubevirt/sockets"
-    #: Host folder of the OCI image store that containerDisk images resolve in (the
-    #: stand-in node); None: each containerDisk is a container of the pod (KubeVirt's way).
-    containerdisk_store: str | None = None
     #: Command that starts virt-launcher in the image.
     command: tuple[str, ...] = ("python", "-m", "virtkube.launcher")
     #: Device plugin resources the compute container asks one of (KubeVirt's

@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from virtkube.local.config import ClusterConfig
-from virtkube.local.node import layout
+from virtkube.local.net import layout
 from virtkube.pki import issuer
 
 

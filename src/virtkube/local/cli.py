@@ -33,11 +33,7 @@ def up(nodes: int = typer.Option(
        audit: bool = typer.Option(
         None, "--audit/--no-audit",
         help="Write the API server's audit log to logs/audit.log (for benchmarks); "
-             "changing it on a running cluster needs `virtkube down` first."),
-       node_runtime: str = typer.Option(
-        None, "--node-runtime",
-        help="What runs the nodes' pods: `containerd` (the upstream kubelet and containerd) "
-             "or `standin` (the default for now); changing it needs `virtkube down` first.")
+             "changing it on a running cluster needs `virtkube down` first.")
        ) -> None:
     """Start the local cluster (idempotent) and install the kubevirt.io CRDs."""
     cluster = LocalCluster.default()
@@ -48,8 +44,7 @@ def up(nodes: int = typer.Option(
                 if not err.is_terminal:
                     err.print(f"  {msg}", highlight=False)
 
-            seconds = cluster.up(progress, nodes=nodes, audit=audit,
-                                 node_runtime=node_runtime)
+            seconds = cluster.up(progress, nodes=nodes, audit=audit)
     except ClusterError as e:
         _fail(str(e))
     err.print(f"[green]ready[/green] in {seconds:.1f}s: {cluster.config().apiserver_url}",

@@ -26,12 +26,13 @@ from virtkube.local.certs import (
     write_kubeconfig,
 )
 from virtkube.local.components import AUDIT_POLICY
-from virtkube.local.config import NODE_RUNTIMES, ClusterConfig, free_port, pick_pod_network
-from virtkube.local.node import hostnet
-from virtkube.local.node.layout import node_name
+from virtkube.local.config import ClusterConfig, free_port, pick_pod_network
+from virtkube.local.net import hostnet
+from virtkube.local.net.layout import node_name
 from virtkube.local.paths import Home, controlplane_binary
 from virtkube.local.procs import alive, processes_mentioning, terminate
 from virtkube.local.provisioner import storageclass_manifest
+from virtkube.local.realnode import config as realnode_config
 from virtkube.local.realnode import runner as realnode_runner
 from virtkube.local.realnode.layout import RealNode
 from virtkube.local.supervisor import supervisor_pid
@@ -85,8 +86,7 @@ class LocalCluster:
     def supervisor(self) -> int | None:
         return supervisor_pid(self.home)
 
-    def prepare(self, nodes: int | None = None, audit: bool | None = None,
-                node_runtime: str | None = None) -> ClusterConfig:
+    def prepare(self, nodes: int | None = None, audit: bool | None = None) -> ClusterConfig:
         """Make every file the control plane and the nodes need, keeping what exists.
 
         `nodes` changes the node count only while the cluster is down: a running
@@ -107,27 +107,22 @@ class LocalCluster:
             changed = replace(changed, ports=replace(changed.ports, virt_api=free_port()))
         if not cfg.ports.registry:
             changed = replace(changed, ports=replace(changed.ports, registry=free_port()))
-        if node_runtime is not None and node_runtime != cfg.node_runtime:
-            if node_runtime not in NODE_RUNTIMES:
-                raise ClusterError(f"--node-runtime {node_runtime!r}: use one of "
-                                   + ", ".join(NODE_RUNTIMES))
-            if self.supervisor() is not None:
-                raise ClusterError(
-                    f"the cluster's nodes run {cfg.node_runtime}; run `virtkube down` first "
-                    f"to change them to {node_runtime}")
-            changed = replace(changed, node_runtime=node_runtime)
         if audit is not None and audit != cfg.audit:
             if self.supervisor() is not None:
                 raise ClusterError("the API server runs already; run `virtkube down` first to "
                                    f"turn its audit log {'on' if audit else 'off'}")
             changed = replace(changed, audit=audit)
+        for i in range(changed.nodes):
+            try:
+                realnode_config.check_paths(RealNode(self.home.root, node_name(i), i))
+            except realnode_config.NodeConfigError as e:
+                raise ClusterError(str(e)) from None
         if changed != cfg:
             cfg = changed
             cfg.save(self.home.config)
         if cfg.audit:
             self.home.audit_policy.write_text(AUDIT_POLICY)
-        if cfg.real_nodes:
-            registry.write_config(registry.RegistryDirs(self.home.root), registry.port_of(cfg))
+        registry.write_config(registry.RegistryDirs(self.home.root), registry.port_of(cfg))
         ensure_cluster_pki(self.pki, cfg)
         write_kubeconfig(self.home.admin_kubeconfig, self.pki, cfg, "admin")
         for component in ("kube-controller-manager", "kube-scheduler", "kube-proxy",
@@ -152,15 +147,14 @@ class LocalCluster:
         return proc.pid
 
     def up(self, progress: Progress = _quiet, timeout: float = READY_TIMEOUT,
-           nodes: int | None = None, audit: bool | None = None,
-           node_runtime: str | None = None) -> float:
+           nodes: int | None = None, audit: bool | None = None) -> float:
         """Bring the cluster to ready (nodes Ready included); returns the seconds it took."""
         started = time.monotonic()
         binary = controlplane_binary()
         if not binary.exists():
             raise ClusterError(f"{binary} is missing: run `make controlplane` first")
         progress("certificates and kubeconfigs")
-        cfg = self.prepare(nodes, audit, node_runtime)
+        cfg = self.prepare(nodes, audit)
         pid = self.supervisor()
         if pid is None:
             progress("starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler")
@@ -265,7 +259,7 @@ class LocalCluster:
         # left (netns, veths, the bridge, the nftables table, IPAM files, cgroups).
         if self.home.config.exists():
             cfg = self.config()
-            for i in range(cfg.nodes if cfg.real_nodes else 0):
+            for i in range(cfg.nodes):
                 realnode_runner.cleanup(RealNode(self.home.root, node_name(i), i), cfg)
         hostnet.teardown(self.home.root)
         if purge and self.home.root.exists():

@@ -5,7 +5,7 @@ component of the `controlplane` binary. Nothing here starts anything: the
 supervisor runs what these return, and golden tests pin them.
 
 Everything listens on loopback only; pods reach the API server at the bridge's host
-address, which an nftables DNAT forwards to loopback (see virtkube.local.node.hostnet).
+address, which an nftables DNAT forwards to loopback (see virtkube.local.net.hostnet).
 Flags that matter for virtkube:
 - the aggregation layer (`--requestheader-*`, `--proxy-client-*`) so that
   virt-api can serve `subresources.kubevirt.io`; `--enable-aggregator-routing`
@@ -24,8 +24,8 @@ from pathlib import Path
 from virtkube.local import registry, serviceproxy
 from virtkube.local.certs import ClusterPKI
 from virtkube.local.config import ClusterConfig
-from virtkube.local.node import layout
-from virtkube.local.paths import Home, containerdisk_store, images_dir
+from virtkube.local.net import layout
+from virtkube.local.paths import Home, images_dir
 from virtkube.local.realnode import config as realnode_config
 from virtkube.local.realnode.layout import RealNode
 
@@ -59,7 +59,7 @@ def etcd(cfg: ClusterConfig, home: Home, binary: Path) -> Component:
 
 def _advertise(cfg: ClusterConfig, home: Home) -> tuple[str, ...]:
     """Where pods reach the API server: the bridge's host address, which an nftables DNAT
-    (virtkube.local.node.hostnet) forwards to the loopback listener. The API server then
+    (virtkube.local.net.hostnet) forwards to the loopback listener. The API server then
     keeps the `kubernetes` Endpoints itself. Without a pod network, loopback and none."""
     if not cfg.pod_network:
         return (f"--advertise-address={cfg.listen_address}", "--endpoint-reconciler-type=none")
@@ -171,16 +171,12 @@ def control_plane(cfg: ClusterConfig, home: Home, binary: Path) -> list[Componen
                                            kube_scheduler)]
 
 
-def node(cfg: ClusterConfig, home: Home, index: int, python: str) -> Component:
+def node(home: Home, index: int, python: str) -> Component:
     """Local node `index`, virtkube-node-<index>: the upstream kubelet with containerd in a
-    mount namespace of the node's own (virtkube.local.realnode.runner), or the stand-in."""
+    mount namespace of the node's own (virtkube.local.realnode.runner)."""
     name = layout.node_name(index)
-    if cfg.real_nodes:
-        return Component(name, realnode_config.runner_argv(
-            RealNode(home.root, name, index), python, realnode_config.NodeOptions()))
-    return Component(name, (
-        python, "-m", "virtkube.local.node", "--home", str(home.root),
-        "--index", str(index)))
+    return Component(name, realnode_config.runner_argv(
+        RealNode(home.root, name, index), python, realnode_config.NodeOptions()))
 
 
 def kube_proxy(cfg: ClusterConfig, home: Home, binary: Path, python: str) -> Component:
@@ -244,53 +240,46 @@ def host_device_resources() -> tuple[str, ...]:
     return tuple(r for r, node in DEVICE_NODES.items() if node.exists())
 
 
-def virt_controller(cfg: ClusterConfig, home: Home, python: str, store: Path,
-                    devices: tuple[str, ...], launcher_image: str = LAUNCHER_IMAGE
-                    ) -> Component:
-    """virt-controller. On real nodes its launcher pods run the virt-launcher image with
-    containerDisks as containers and the devices the handlers' plugins give; on stand-in
-    nodes, the checkout's code and the local image store."""
+def virt_controller(home: Home, python: str, devices: tuple[str, ...],
+                    launcher_image: str = LAUNCHER_IMAGE) -> Component:
+    """virt-controller: its launcher pods run the virt-launcher image with containerDisks
+    as containers and the devices the handlers' plugins give."""
     argv = [python, "-m", "virtkube.controller",
             f"--kubeconfig={home.kubeconfig_for('virt-controller')}",
-            f"--sockets-host-dir={home.kubevirt_sockets}"]
-    if cfg.real_nodes:
-        argv.append(f"--launcher-image={launcher_image}")
-        argv += [f"--device-resource={d}" for d in devices]
-    else:
-        argv.append(f"--containerdisk-store={store}")
-    argv.append(f"--identity=virt-controller-{home.root.name}")
+            f"--sockets-host-dir={home.kubevirt_sockets}",
+            f"--launcher-image={launcher_image}",
+            *(f"--device-resource={d}" for d in devices),
+            f"--identity=virt-controller-{home.root.name}"]
     return Component("virt-controller", tuple(argv))
 
 
-def virt_handler(cfg: ClusterConfig, home: Home, index: int, python: str) -> Component:
-    """virt-handler of local node `index` (a DaemonSet pod on a real cluster); on a real
-    node it serves the device plugins to that node's kubelet."""
+def virt_handler(home: Home, index: int, python: str) -> Component:
+    """virt-handler of local node `index` (a DaemonSet pod on a real cluster), serving the
+    device plugins to that node's kubelet."""
     node = layout.node_name(index)
-    argv = [python, "-m", "virtkube.handler",
-            f"--kubeconfig={home.kubeconfig_for('virt-handler')}",
-            f"--node-name={node}",
-            f"--sockets-dir={home.kubevirt_sockets}"]
-    if cfg.real_nodes:
-        plugins = RealNode(home.root, node, index).kubelet_dir / "device-plugins"
-        argv.append(f"--device-plugins-dir={plugins}")
-    return Component(f"virt-handler-{index}", tuple(argv))
+    plugins = RealNode(home.root, node, index).kubelet_dir / "device-plugins"
+    return Component(f"virt-handler-{index}", (
+        python, "-m", "virtkube.handler",
+        f"--kubeconfig={home.kubeconfig_for('virt-handler')}",
+        f"--node-name={node}",
+        f"--sockets-dir={home.kubevirt_sockets}",
+        f"--device-plugins-dir={plugins}"))
 
 
 def all_components(cfg: ClusterConfig, home: Home, binary: Path, python: str,
-                   store: Path | None = None,
                    devices: tuple[str, ...] | None = None,
                    launcher_image: str | None = None) -> list[Component]:
     """Control plane first; nodes and the provisioner once the API server is ready (the
     supervisor waits for /readyz after kube-apiserver), stopped before it in reverse."""
     return [*control_plane(cfg, home, binary),
-            *([local_registry(cfg, home)] if cfg.real_nodes else []),
-            *(node(cfg, home, i, python) for i in range(cfg.nodes)),
+            local_registry(cfg, home),
+            *(node(home, i, python) for i in range(cfg.nodes)),
             *([kube_proxy(cfg, home, binary, python)] if cfg.nodes and cfg.pod_network else []),
             local_path_provisioner(home, python),
             # virt-api first: its webhooks (failurePolicy Fail) admit what the others write.
             virt_api(cfg, home, python),
-            virt_controller(cfg, home, python, store or containerdisk_store(),
+            virt_controller(home, python,
                             host_device_resources() if devices is None else devices,
                             built_launcher_image() if launcher_image is None
                             else launcher_image),
-            *(virt_handler(cfg, home, i, python) for i in range(cfg.nodes))]
+            *(virt_handler(home, i, python) for i in range(cfg.nodes))]

@@ -13,7 +13,7 @@ import ipaddress
 import json
 import socket
 import subprocess
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 #: Loopback only: nothing the local cluster runs is reachable from off the machine.
@@ -24,18 +24,11 @@ SERVICE_CIDR = "10.96.0.0/16"
 KUBERNETES_SERVICE_IP = "10.96.0.1"
 CLUSTER_DOMAIN = "cluster.local"
 
-#: The one image a local node runs: "the code of this checkout" (see virtkube.local.node).
-LOCAL_IMAGE = "virtkube/local:dev"
 #: Pod networks are /16s picked from 10.128.0.0/9, a block the project owns on this machine;
 #: the second octet is derived from the home so two clusters' bridges do not collide.
 POD_NETWORK_SECOND_OCTETS = range(128, 228)
 #: The kubelet's default pod limit.
 MAX_PODS = 110
-#: What runs a local node's pods: virtkube's stand-in (virtkube.local.node, pods as host
-#: processes), or the upstream kubelet with containerd (virtkube.local.realnode).
-STANDIN_RUNTIME = "standin"
-CONTAINERD_RUNTIME = "containerd"
-NODE_RUNTIMES = (STANDIN_RUNTIME, CONTAINERD_RUNTIME)
 
 
 def _used_ipv4_networks() -> list[ipaddress.IPv4Network]:
@@ -107,20 +100,11 @@ class ClusterConfig:
     #: The /16 of the shared bridge: .0.1 is the host (gateway, API server), .0.(2+i) node i,
     #: .(1+i).0/24 node i's pods. Picked at the first `up` (see pick_pod_network).
     pod_network: str = ""
-    local_image: str = LOCAL_IMAGE
-    #: STANDIN_RUNTIME or CONTAINERD_RUNTIME (`virtkube up --node-runtime`); changing it
-    #: needs `down` first.
-    node_runtime: str = STANDIN_RUNTIME
     max_pods: int = MAX_PODS
     #: Write the API server's audit log (logs/audit.log): the benchmarks count
     #: requests per VM lifecycle from it. Off by default (it costs disk writes).
     audit: bool = False
     extra: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def real_nodes(self) -> bool:
-        """The nodes are the upstream kubelet with containerd, not the stand-in."""
-        return self.node_runtime == CONTAINERD_RUNTIME
 
     @property
     def apiserver_url(self) -> str:
@@ -137,7 +121,10 @@ class ClusterConfig:
     def load(cls, path: Path) -> ClusterConfig:
         raw = json.loads(path.read_text())
         raw["ports"] = Ports(**raw["ports"])
-        return cls(**raw)
+        # Settings an older virtkube wrote and this one no longer has (the stand-in nodes'
+        # `local_image` and `node_runtime`) are dropped, not an error.
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in raw.items() if k in known})
 
     @classmethod
     def load_or_create(cls, path: Path) -> ClusterConfig:

@@ -34,11 +34,6 @@ def images_dir() -> Path:
     return Path(env).resolve() if env else REPO_ROOT / "build" / "images"
 
 
-def containerdisk_store() -> Path:
-    """The OCI image store that containerDisk images resolve in (`make guest-images`)."""
-    return images_dir() / "oci"
-
-
 @dataclass(frozen=True)
 class Home:
     """The layout of one local cluster's state folder."""
@@ -87,6 +82,11 @@ class Home:
     def kubevirt_state(self) -> Path:
         """virt-handler and virt-api keep their own files here."""
         return self.root / "kubevirt" / "state"
+
+    @property
+    def storage(self) -> Path:
+        """Where the local-path provisioner keeps each PV's data."""
+        return self.root / "storage"
 
     @property
     def audit_policy(self) -> Path:

@@ -26,14 +26,13 @@ from typing import Any
 
 import yaml
 
+from virtkube.api.quantity import to_bytes
 from virtkube.kube import config as kube_config
 from virtkube.kube import errors
 from virtkube.kube.client import Client
 from virtkube.kube.events import EventRecorder
 from virtkube.kube.informer import Informer
 from virtkube.kube.resources import PVCS, PVS
-from virtkube.local.node.layout import storage_dir
-from virtkube.local.node.quantity import parse_bytes
 from virtkube.local.paths import Home
 
 log = logging.getLogger("virtkube.local-path")
@@ -90,7 +89,7 @@ def make_data(pvc: Obj, path: Path) -> None:
     """A folder, or for Block a sparse file of the requested size."""
     spec = pvc.get("spec") or {}
     if spec.get("volumeMode") == "Block":
-        size = parse_bytes(str(spec["resources"]["requests"]["storage"]))
+        size = to_bytes(str(spec["resources"]["requests"]["storage"]))
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("ab") as f:
             f.truncate(size)
@@ -190,7 +189,7 @@ async def amain(home: Home) -> int:
     conn = await kube_config.load(home.kubeconfig_for("local-path-provisioner"),
                                   user_agent="local-path-provisioner")
     prov = Provisioner(Client(conn, field_manager="local-path-provisioner"),
-                       storage_dir(home.root))
+                       home.storage)
     runner = asyncio.create_task(prov.run(stop))
     await stop.wait()
     runner.cancel()

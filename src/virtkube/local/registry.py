@@ -35,7 +35,7 @@ from virtkube.local.ocipush import (
     split_ref,
     wait_ready,
 )
-from virtkube.local.paths import containerdisk_store
+from virtkube.local.paths import images_dir
 
 #: The supervised component's name (its log is logs/registry.log).
 NAME = "registry"
@@ -197,7 +197,7 @@ def port_of(cfg: object) -> int:
 
 def images_root() -> Path:
     """build/images of the checkout ($VIRTKUBE_IMAGES overrides), as images/paths.py."""
-    return containerdisk_store().parent
+    return images_dir()
 
 
 def _self_named(root: Path) -> list[SeedImage]:

@@ -8,7 +8,7 @@ local cluster, so two clusters on one machine would overwrite each other's
 rules, and the host would get NodePorts on its real addresses. Instead each
 cluster gets a small router: a netns (`vk<hash>-services`) whose only link is
 a veth on the cluster's bridge at `.0.250`, with forwarding on and no default
-route. Pods route the Service range to it (virtkube.local.node.cni); kube-proxy
+route. Pods route the Service range to it (virtkube.local.net.cni); kube-proxy
 there DNATs a ClusterIP to an endpoint, and since it can only forward back onto
 the bridge, a Service can only ever reach pod IPs of this cluster.
 `--masquerade-all` makes the replies come back through the router: client and
@@ -33,8 +33,8 @@ import time
 from pathlib import Path
 
 from virtkube.local.config import ClusterConfig
-from virtkube.local.node.hostnet import link_exists, run
-from virtkube.local.node.layout import NETNS_DIR, ClusterNet, node_name
+from virtkube.local.net.hostnet import link_exists, run
+from virtkube.local.net.layout import NETNS_DIR, ClusterNet, node_name
 from virtkube.local.paths import Home
 
 #: How long the router waits for a node to create the cluster's bridge.

@@ -1,7 +1,7 @@
 """virtkube.pki: the one certificate issuer, below every process.
 
 The local cluster's Kubernetes certificates, virt-api's and virt-handler's
-leaves from the kubevirt CA, and the stand-in and real nodes' kubelet
+leaves from the kubevirt CA, and the local nodes' kubelet
 identities were issued by four copies of the same builder code that drifted in
 small ways. Keeping a single issuer here means a key type, extension or
 validity is decided once. It imports no other virtkube package, so any

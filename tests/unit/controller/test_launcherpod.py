@@ -16,8 +16,7 @@ from virtkube.controller.options import LauncherOptions
 from virtkube.controller.overhead import MIB, overhead_bytes
 
 GOLDEN = Path(__file__).parent / "golden"
-OPTS = LauncherOptions(sockets_host_dir="/var/lib/vk/sockets",
-                       containerdisk_store="/var/lib/vk/oci")
+OPTS = LauncherOptions(sockets_host_dir="/var/lib/vk/sockets")
 
 CASES: dict[str, dict[str, Any]] = {
     "minimal": {"domain": {"devices": {}, "memory": {"guest": "128Mi"}}},
@@ -154,7 +153,7 @@ def test_socket_paths_are_named_by_the_vmi_uid_never_its_name() -> None:
     assert not [p for p in host_paths if vmi.metadata.name in p]  # type: ignore[operator]
 
 
-#: A kubelet's node: the launcher image, containerDisks as containers, device plugins.
+#: The image's own command, containerDisks as containers, device plugins.
 KUBELET_OPTS = LauncherOptions(image="registry:5000/virtkube/virt-launcher:dev",
                                sockets_host_dir="/var/lib/vk/sockets",
                                command=("/opt/virtkube/bin/python", "-m", "virtkube.launcher"),

@@ -13,16 +13,23 @@ from virtkube.local.paths import Home
 
 GOLDEN = Path(__file__).parent / "golden"
 CFG = ClusterConfig(ports=Ports(apiserver=6443, etcd_client=2379, etcd_peer=2380,
-                                controller_manager=10257, scheduler=10259, virt_api=8443),
+                                controller_manager=10257, scheduler=10259, virt_api=8443,
+                                registry=5005),
                     pod_network="10.200.0.0/16", nodes=2)
 HOME = Home(Path("/var/lib/virtkube"))
 BINARY = Path("/opt/virtkube/bin/controlplane")
 PYTHON = "/opt/virtkube/.venv/bin/python"
-STORE = Path("/opt/virtkube/build/images/oci")
+#: What the host's /dev gives (fixed here: the goldens must not depend on the machine).
+DEVICES = ("devices.kubevirt.io/kvm", "devices.kubevirt.io/tun")
+IMAGE = "registry:5000/virtkube/virt-launcher@sha256:" + "0" * 64
 
 
-@pytest.mark.parametrize("component", components.all_components(CFG, HOME, BINARY, PYTHON, STORE),
-                         ids=lambda c: c.name)
+def comps() -> list[components.Component]:
+    return components.all_components(CFG, HOME, BINARY, PYTHON, devices=DEVICES,
+                                     launcher_image=IMAGE)
+
+
+@pytest.mark.parametrize("component", comps(), ids=lambda c: c.name)
 def test_argv_matches_golden(component: components.Component) -> None:
     golden = GOLDEN / f"{component.name}.argv"
     text = "\n".join(component.argv) + "\n"
@@ -44,10 +51,11 @@ def test_everything_listens_on_loopback_only() -> None:
 
 
 def test_start_order_puts_etcd_first_and_apiserver_before_its_clients() -> None:
-    names = [c.name for c in components.all_components(CFG, HOME, BINARY, PYTHON, STORE)]
+    names = [c.name for c in comps()]
     assert names == ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
-                     "virtkube-node-0", "virtkube-node-1", "kube-proxy", "local-path-provisioner",
-                     "virt-api", "virt-controller", "virt-handler-0", "virt-handler-1"]
+                     "registry", "virtkube-node-0", "virtkube-node-1", "kube-proxy",
+                     "local-path-provisioner", "virt-api", "virt-controller",
+                     "virt-handler-0", "virt-handler-1"]
 
 
 def test_without_a_pod_network_the_apiserver_advertises_loopback() -> None:
@@ -56,39 +64,25 @@ def test_without_a_pod_network_the_apiserver_advertises_loopback() -> None:
     assert "--endpoint-reconciler-type=none" in argv
 
 
-REAL = ClusterConfig(ports=Ports(apiserver=6443, etcd_client=2379, etcd_peer=2380,
-                                 controller_manager=10257, scheduler=10259, virt_api=8443,
-                                 registry=5005),
-                     pod_network="10.200.0.0/16", nodes=2, node_runtime="containerd")
-
-
-def test_real_nodes_run_the_kubelet_runner_after_the_registry() -> None:
-    comps = components.all_components(REAL, HOME, BINARY, PYTHON, STORE)
-    names = [c.name for c in comps]
+def test_nodes_run_the_kubelet_runner_after_the_registry() -> None:
+    everything = comps()
+    names = [c.name for c in everything]
     assert names.index("registry") < names.index("virtkube-node-0")
-    node1 = comps[names.index("virtkube-node-1")]
+    node1 = everything[names.index("virtkube-node-1")]
     assert node1.argv == (PYTHON, "-m", "virtkube.local.realnode", "--home", str(HOME.root),
                           "--name", "virtkube-node-1", "--index", "1")
-    registry = comps[names.index("registry")]
+    registry = everything[names.index("registry")]
     # Its config (and so its argv) names the home: `down` finds it by that.
     assert registry.argv == ("/usr/bin/docker-registry", "serve",
                              f"{HOME.root}/registry/config.yml")
 
 
-def test_standin_nodes_have_no_registry() -> None:
-    names = [c.name for c in components.all_components(CFG, HOME, BINARY, PYTHON, STORE)]
-    assert "registry" not in names
-
-
-def test_real_nodes_launch_the_launcher_image_with_the_hosts_devices() -> None:
-    comps = {c.name: c for c in components.all_components(
-        REAL, HOME, BINARY, PYTHON, STORE, devices=("devices.kubevirt.io/tun",),
-        launcher_image=components.LAUNCHER_IMAGE)}
-    controller = comps["virt-controller"].argv
-    assert f"--launcher-image={components.LAUNCHER_IMAGE}" in controller
+def test_launchers_run_the_launcher_image_with_the_hosts_devices() -> None:
+    by_name = {c.name: c for c in comps()}
+    controller = by_name["virt-controller"].argv
+    assert f"--launcher-image={IMAGE}" in controller
     assert "--device-resource=devices.kubevirt.io/tun" in controller
-    assert not any(a.startswith("--containerdisk-store") for a in controller)
-    handler = comps["virt-handler-1"].argv
+    handler = by_name["virt-handler-1"].argv
     assert (f"--device-plugins-dir={HOME.root}/realnodes/virtkube-node-1/kubelet/device-plugins"
             in handler)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.unit.local.test_components import CFG, HOME
 from virtkube.local import serviceproxy
-from virtkube.local.node.layout import ClusterNet
+from virtkube.local.net.layout import ClusterNet
 
 
 def test_router_sits_on_the_bridge_inside_the_cluster_prefix() -> None:

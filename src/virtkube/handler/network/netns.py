@@ -1,9 +1,8 @@
 """Running commands inside a launcher pod's network namespace (the impure part).
 
 The namespace is found from the launcher itself: SO_PEERCRED on its command
-socket names the launcher's pid, and /proc/<pid>/ns/net is its netns. That
-works the same for a local node's host-process pods and for a real kubelet's
-(virt-handler runs with hostPID there), with no CRI call. Commands run through
+socket names the launcher's pid, and /proc/<pid>/ns/net is its netns (virt-handler
+runs with hostPID), with no CRI call. Commands run through
 `nsenter --net` so that only the child enters the namespace, never a thread of
 virt-handler's event loop.
 """

@@ -1,1 +1,1 @@
-"""Real local nodes: the upstream kubelet and containerd (issue 12), beside the stand-in."""
+"""The local nodes: the upstream kubelet and containerd, one mount namespace per node."""

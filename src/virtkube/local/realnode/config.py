@@ -2,7 +2,7 @@
 
 From the cluster's config and the node's layout this renders what containerd and the
 kubelet read: containerd's config.toml (its own root, state, sockets and CNI folders), the
-CNI conflist (the stand-in's bridge + host-local network on the cluster's one bridge, so
+CNI conflist (virtkube.local.net.cni's bridge + host-local network on the cluster's one bridge, so
 pods of every node share one /16 and nothing routes off the machine), the
 KubeletConfiguration and the argv of both. Nothing here starts anything; golden tests pin
 the output.
@@ -22,8 +22,8 @@ from typing import Any
 import yaml
 
 from virtkube.local.config import ClusterConfig
-from virtkube.local.node import cni
-from virtkube.local.node.layout import CNI_BIN_DIR, LOG_SERVER_PORT
+from virtkube.local.net import cni
+from virtkube.local.net.layout import CNI_BIN_DIR, LOG_SERVER_PORT
 from virtkube.local.realnode.layout import RUNC, Binaries, RealNode
 
 #: The pod sandbox ("pause") image: virtkube's own (images/utility.py builds it), so that
@@ -85,10 +85,16 @@ def _check_socket(path: Path) -> None:
             f"unix socket allows ({MAX_SOCKET_PATH}): use a shorter VIRTKUBE_HOME")
 
 
-def containerd_toml(node: RealNode, opts: NodeOptions) -> str:
-    """containerd's config.toml (config version 4, containerd 2.4)."""
+def check_paths(node: RealNode) -> None:
+    """Raise NodeConfigError when the node's sockets cannot exist under its folder (a home
+    too deep for a unix socket path): `virtkube up` says so before it starts anything."""
     _check_socket(node.socket)
     _check_socket(node.ttrpc_socket)
+
+
+def containerd_toml(node: RealNode, opts: NodeOptions) -> str:
+    """containerd's config.toml (config version 4, containerd 2.4)."""
+    check_paths(node)
     disabled = ", ".join(_q(p) for p in DISABLED_PLUGINS)
     return f"""\
 # Rendered by virtkube.local.realnode.config for node {node.name}; rewritten at each start.
@@ -146,7 +152,7 @@ imports = []
 
 
 def cni_conflist(node: RealNode, cfg: ClusterConfig) -> dict[str, Any]:
-    """The node's CNI network: the stand-in's bridge config for slot `index` (pods on the
+    """The node's CNI network: the cluster's bridge config for slot `index` (pods on the
     cluster's bridge, addresses from the node's /24, routes only to Services), with IPAM
     state in the node's folder. containerd adds the loopback itself."""
     net = node.cluster_net(cfg.pod_network)

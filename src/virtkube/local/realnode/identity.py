@@ -1,6 +1,6 @@
 """A real node's kubelet identities, issued by the cluster's own CA.
 
-The same two certificates a stand-in node gets (virtkube.local.certs.ensure_node_pki), for a
+The node's two certificates (virtkube.local.certs.ensure_node_pki), for a
 node of any name: a client cert the Node authorizer and NodeRestriction recognise
 (CN system:node:<name>, O system:nodes) and a serving cert for the kubelet's API at its
 InternalIP (the API server checks it with the cluster CA). They live in the node's folder.

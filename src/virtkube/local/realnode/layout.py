@@ -3,8 +3,8 @@
 A real node keeps all its state in one folder under the cluster's home,
 `<home>/realnodes/<name>/`, so that several nodes (and several clusters) share one machine
 without sharing a file. Its place in the cluster's address plan is a slot `index` of
-virtkube.local.node.layout.ClusterNet: InternalIP .0.(2+index), pods from .(1+index).0/24
-on the cluster's one bridge, exactly as a stand-in node of that index would have.
+virtkube.local.net.layout.ClusterNet: InternalIP .0.(2+index), pods from .(1+index).0/24
+on the cluster's one bridge.
 
 The kubelet still uses a few well-known host paths whatever its flags say
 (/var/lib/kubelet/device-plugins, /var/log/containers); the node's mount namespace
@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from virtkube.local.node.layout import ClusterNet, home_hash
+from virtkube.local.net.layout import ClusterNet, home_hash
 from virtkube.local.paths import REPO_ROOT
 
 #: Pinned releases; noderuntime/go.mod and controlplane/go.mod pin the same.
@@ -179,8 +179,7 @@ class RealNode:
     @property
     def cgroup_parent(self) -> str:
         """The node's cgroup (the same path in every hierarchy): containerd and its shims in
-        `runtime`, the kubelet in `kubelet`, pods under `kubepods` (the kubelet's cgroupRoot).
-        Not under the stand-in's `virtkube-<hash>` (its teardown removes empty cgroups)."""
+        `runtime`, the kubelet in `kubelet`, pods under `kubepods` (the kubelet's cgroupRoot)."""
         return f"/virtkube-{home_hash(self.home_root)}-nodes/{self.name}"
 
     def well_known(self) -> dict[Path, Path]:

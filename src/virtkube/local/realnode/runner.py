@@ -30,7 +30,7 @@ from pathlib import Path
 from virtkube.local import registry
 from virtkube.local.certs import ClusterPKI
 from virtkube.local.config import ClusterConfig
-from virtkube.local.node import hostnet
+from virtkube.local.net import hostnet
 from virtkube.local.paths import Home
 from virtkube.local.procs import die_with_parent, terminate
 from virtkube.local.realnode import cgroups, config, identity, mounts

@@ -89,3 +89,15 @@ def test_the_sandbox_image_is_the_one_images_utility_builds() -> None:
     from images.utility import PAUSE_REF
 
     assert config.SANDBOX_IMAGE == PAUSE_REF
+
+
+def test_up_refuses_a_home_too_deep_for_the_nodes_sockets_before_starting_anything(
+        tmp_path: Path) -> None:
+    from virtkube.local.cluster import ClusterError, LocalCluster
+    from virtkube.local.paths import Home
+
+    deep = tmp_path / ("d" * 60)
+    cluster = LocalCluster(Home(deep))
+    with pytest.raises(ClusterError, match="shorter VIRTKUBE_HOME"):
+        cluster.prepare(nodes=1)
+    assert not (deep / "pki" / "ca.crt").exists()

@@ -1,12 +1,12 @@
-"""Names and addresses of one local cluster's network and node state, as pure functions.
+"""Names and addresses of one local cluster's network, as pure functions.
 
-Everything a node creates on the host (bridge, netns, nftables table, cgroups) carries
+Everything the cluster creates on the host network (bridge, netns, nftables table) carries
 a short hash of the cluster's home folder, so that two clusters on one machine never
 collide and `virtkube down` can find its own leftovers by name alone.
 
 Address plan inside the cluster's /16 (config.pod_network, e.g. 10.213.0.0/16):
   .0.1        the host side of the bridge: pods' gateway and the API server (DNAT to loopback)
-  .0.(2+i)    node i's InternalIP (its log server listens there)
+  .0.(2+i)    node i's InternalIP (its kubelet listens there)
   .0.250      the Service router: kube-proxy's own netns on the bridge; pods route the
               Service range to it (see virtkube.local.serviceproxy)
   .(1+i).0/24 node i's pod range (Node spec.podCIDR); pods get /16 addresses so every pod
@@ -66,10 +66,6 @@ class ClusterNet:
         return f"virtkube-{self.hash}"
 
     @property
-    def cgroup_name(self) -> str:
-        return f"virtkube-{self.hash}"
-
-    @property
     def network(self) -> ipaddress.IPv4Network:
         return ipaddress.IPv4Network(self.pod_network)
 
@@ -108,39 +104,3 @@ class ClusterNet:
         """First and last pod address of node `index` (.2 to .254 of its /24)."""
         base = 256 * (1 + index)
         return self._addr(base + 2), self._addr(base + 254)
-
-    def netns_name(self, pod_uid: str) -> str:
-        return f"{self.netns_prefix}{pod_uid}"
-
-
-@dataclass(frozen=True)
-class NodeDirs:
-    """The state folder of node `index` under the cluster's home."""
-
-    home_root: Path
-    index: int
-
-    @property
-    def root(self) -> Path:
-        return self.home_root / "nodes" / str(self.index)
-
-    @property
-    def pods(self) -> Path:
-        return self.root / "pods"
-
-    @property
-    def ipam(self) -> Path:
-        return self.root / "ipam"
-
-    @property
-    def mountpoints(self) -> Path:
-        """Directories the node had to create on the host as mount targets (see volumes)."""
-        return self.root / "mountpoints.txt"
-
-    def pod(self, uid: str) -> Path:
-        return self.pods / uid
-
-
-def storage_dir(home_root: Path) -> Path:
-    """Where the local-path provisioner keeps each PV's data."""
-    return home_root / "storage"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from virtkube.local.node import cni, hostnet
-from virtkube.local.node.layout import ClusterNet, home_hash
+from virtkube.local.net import cni, hostnet
+from virtkube.local.net.layout import ClusterNet, home_hash
 
 NET = ClusterNet(Path("/var/lib/virtkube"), "10.200.0.0/16")
 
@@ -14,7 +14,7 @@ def test_names_carry_the_home_hash_and_fit_the_kernel() -> None:
     h = home_hash(Path("/var/lib/virtkube"))
     assert len(h) == 6 and h != home_hash(Path("/tmp/other"))
     assert NET.bridge == f"vkbr{h}" and len(NET.bridge) <= 15
-    assert NET.netns_name("uid-1") == f"vk{h}-uid-1"
+    assert NET.service_netns == f"vk{h}-services"
     assert NET.nft_table == f"virtkube_{h}"
 
 
@@ -35,7 +35,6 @@ def test_bridge_config_has_no_default_route_and_no_masquerade() -> None:
                                 "rangeEnd": "10.200.2.254", "gateway": "10.200.0.1"}]]
     assert ipam["routes"] == [{"dst": "10.96.0.0/16", "gw": "10.200.0.250"},
                               {"dst": "10.96.0.1/32", "gw": "10.200.0.1"}]
-    assert cni.loopback_config(NET)["type"] == "loopback"
 
 
 def test_nft_table_drops_forwarding_off_the_bridge_and_dnats_the_apiserver() -> None:
@@ -46,17 +45,3 @@ def test_nft_table_drops_forwarding_off_the_bridge_and_dnats_the_apiserver() -> 
     assert "dnat ip to 127.0.0.1:6443" in rules
     assert "masquerade" not in rules
     assert rules.count(f"table inet {NET.nft_table}") == 3  # add, delete, define: atomic
-
-
-def test_a_vm_launcher_prefers_the_address_of_its_vm() -> None:
-    def meta(ns: str, vm: str | None, app: str = "virt-launcher") -> dict[str, object]:
-        labels = {"kubevirt.io": app, **({"vm.kubevirt.io/name": vm} if vm else {})}
-        return {"namespace": ns, "name": f"virt-launcher-{vm}-abcde", "labels": labels}
-
-    ip = cni.preferred_ip(NET, 1, meta("prod", "web"))
-    assert ip == cni.preferred_ip(NET, 1, meta("prod", "web"))  # the next pod of the same VM
-    assert ip is not None and ip.rsplit(".", 1)[0] == "10.200.2"  # node 1's /24
-    assert 2 <= int(ip.rsplit(".", 1)[1]) <= 254
-    assert ip != cni.preferred_ip(NET, 1, meta("dev", "web"))
-    assert cni.preferred_ip(NET, 1, meta("prod", None)) is None
-    assert cni.preferred_ip(NET, 1, meta("prod", "web", app="other")) is None

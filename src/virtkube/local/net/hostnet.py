@@ -8,7 +8,7 @@ DNATs the bridge's host address (and the `kubernetes` Service IP) to the API ser
 loopback listener, which `route_localnet` on the bridge permits; so the control plane
 stays bound to loopback and pods still reach it.
 
-Idempotent and safe to run from several node processes at once (a file lock), and
+Idempotent and safe to run from several node runners at once (a file lock), and
 `teardown` finds every leftover by its hash-derived name alone.
 """
 
@@ -19,14 +19,11 @@ import fcntl
 import json
 import logging
 import os
-import shutil
 import signal
 import subprocess
 from pathlib import Path
 
-from virtkube.local.node import cgroups
-from virtkube.local.node.layout import NETNS_DIR, ClusterNet, home_hash
-from virtkube.local.procs import cmdline
+from virtkube.local.net.layout import NETNS_DIR, ClusterNet, home_hash
 
 log = logging.getLogger(__name__)
 
@@ -106,35 +103,7 @@ def leftovers(home_root: Path) -> list[str]:
         found.append(f"bridge {net.bridge}")
     if run("nft", "list", "table", "inet", net.nft_table, check=False):
         found.append(f"nft table {net.nft_table}")
-    found += [f"ipam {p}" for p in (home_root / "nodes").glob("*/ipam")]
     return found
-
-
-def remove_mountpoints(home_root: Path) -> list[str]:
-    """Remove the empty mount targets the nodes had to create on the host (see
-    volumes.ensure_mountpoint), unless another cluster's containers run: removing a path
-    that is a mountpoint in another mount namespace would detach that mount there."""
-    if any("virtkube.local.node.shim" in " ".join(cmdline(pid))
-           for pid in _pids()):
-        return []
-    removed: list[str] = []
-    for record in (home_root / "nodes").glob("*/mountpoints.txt"):
-        for line in sorted(set(record.read_text().splitlines()), key=len, reverse=True):
-            path = Path(line)
-            with contextlib.suppress(OSError):
-                if path.is_dir():
-                    path.rmdir()
-                elif path.is_file() and path.stat().st_size == 0:
-                    path.unlink()
-                else:
-                    continue
-                removed.append(f"mountpoint {path}")
-        record.unlink()
-    return removed
-
-
-def _pids() -> list[int]:
-    return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
 
 
 def teardown(home_root: Path) -> list[str]:
@@ -154,13 +123,6 @@ def teardown(home_root: Path) -> list[str]:
     if run("nft", "list", "table", "inet", net.nft_table, check=False):
         run("nft", "delete", "table", "inet", net.nft_table, check=False)
         removed.append(f"nft table {net.nft_table}")
-    nodes = home_root / "nodes"
-    if nodes.is_dir():
-        for ipam in nodes.glob("*/ipam"):
-            shutil.rmtree(ipam, ignore_errors=True)
-            removed.append(f"ipam {ipam}")
-    removed += cgroups.remove_tree(net.cgroup_name)
-    removed += remove_mountpoints(home_root)
     if removed:
         log.info("removed leftovers: %s", ", ".join(removed))
     return removed
