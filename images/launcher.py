@@ -17,6 +17,9 @@ links) to ``build/images/launcher/``; an unchanged key is a no-op.
 Reproducible: SOURCE_DATE_EPOCH for mmdebstrap, hash-checked .pyc files compiled with a
 fixed hash seed, and the layer written by :func:`images.oci.tar_tree` (fixed mtimes,
 sorted, numeric owners): the same inputs give the same manifest digest.
+
+The same build writes the virt-api, virt-controller and virt-handler images from this
+image's layer (images/components.py): one root file system, four image configs.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from typing import Any
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from images import cache, oci
+from images import cache, components, oci
 from images.build import publish
 from images.paths import REPO_ROOT, cache_root, images_dir
 from images.utility import REGISTRY, SOURCE_DATE_EPOCH, TAG
@@ -61,10 +64,13 @@ SOURCES = (
     ("http://deb.debian.org/debian-security", "bookworm-security"),
 )
 #: What the launcher runs: python3 for itself, QEMU and its firmware (SeaBIOS by default,
-#: OVMF for EFI, iPXE option ROMs for NICs), qemu-img, dnsmasq for the guest's DHCP.
+#: OVMF for EFI, iPXE option ROMs for NICs), qemu-img, dnsmasq for the guest's DHCP. The
+#: component images share this root file system (images/components.py): virt-handler runs
+#: ``ip``, ``nft`` and ``sysctl`` in launcher pods' network namespaces through ``nsenter``
+#: (virtkube.handler.network.netns; nsenter is util-linux, which is essential).
 PACKAGES = (
     "python3", "qemu-system-x86", "qemu-utils", "ovmf", "seabios", "ipxe-qemu",
-    "dnsmasq-base",
+    "dnsmasq-base", "iproute2", "nftables", "procps",
 )  # fmt: skip
 #: usrmerge, apt's first choice for init-system-helpers, pulls in perl (~70 MB); the
 #: file system is merged from the start (mmdebstrap's merged-usr hooks), so the image
@@ -263,13 +269,14 @@ class Inputs:
             "excludes": PATH_EXCLUDES, "wheels": [w.spec for w in self.wheels],
             "mmdebstrap": self.mmdebstrap, "gcc": self.gcc, "zlib": zlib.ZLIB_RUNTIME_VERSION,
             "config": RUN_CONFIG, "ref": LAUNCHER_REF,
+            "components": [(c.name, c.module, c.user) for c in components.COMPONENTS],
         }  # fmt: skip
         h.update(json.dumps(doc, sort_keys=True).encode())
         for path in self.lists:
             if path.name.endswith("InRelease"):  # it signs the Packages files' hashes
                 h.update(path.name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
         # What shapes the image (utility.py: the registry, tag and epoch it shares).
-        builder = [*(HERE / n for n in ("launcher.py", "oci.py", "utility.py")),
+        builder = [*(HERE / n for n in ("launcher.py", "components.py", "oci.py", "utility.py")),
                    CONTAINER_DISK_SOURCE]
         for path in [*builder, *wheel_sources()]:
             h.update(path.relative_to(REPO_ROOT).as_posix().encode() + b"\0")
@@ -427,6 +434,9 @@ def build_into(out: Path, inputs: Inputs, *, key: str, debs: Path, wheels_cache:
     written = oci.write_image(out / LAYOUT, [], tree=rootfs, ref=TAG, mtime=SOURCE_DATE_EPOCH,
                               labels=labels, run_config=RUN_CONFIG, image_name=LAUNCHER_REF,
                               created_by="virtkube images.launcher")
+    log(f"component images: {', '.join(c.name for c in components.COMPONENTS)} (same layer)")
+    refs = components.write_components(written.layout, out, key=key, base_ref=LAUNCHER_REF,
+                                       base_digest=written.manifest_digest)
     log("archive for ctr images import")
     oci.write_archive([written.layout], out / ARCHIVE, mtime=SOURCE_DATE_EPOCH)
     shutil.rmtree(scratch)
@@ -440,6 +450,7 @@ def build_into(out: Path, inputs: Inputs, *, key: str, debs: Path, wheels_cache:
         "layerDigest": written.layer_digest,
         "compressedBytes": layer_size.st_size,
         "unpackedBytes": unpacked,
+        "images": {LAUNCHER_REF: written.manifest_digest, **refs},
         "wheel": project_wheel.name,
         "wheels": [w.spec for w in inputs.wheels],
         "packages": installed,
@@ -485,6 +496,9 @@ def main(argv: list[str] | None = None) -> int:
     log(f"published {dest} in {time.monotonic() - started:.1f}s: {LAUNCHER_REF}@"
         f"{doc['manifestDigest']} ({doc['compressedBytes'] / 2**20:.0f} MiB compressed, "
         f"{doc['unpackedBytes'] / 2**20:.0f} MiB unpacked)")
+    for ref, digest in doc["images"].items():
+        if ref != LAUNCHER_REF:
+            log(f"  and {ref}@{digest} (the same layer)")
     return 0
 
 

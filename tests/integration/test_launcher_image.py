@@ -56,6 +56,16 @@ def test_qemu_and_qemu_img_run_from_the_image(rootfs: Path) -> None:
     assert dnsmasq.returncode == 0 and "Dnsmasq version" in dnsmasq.stdout, dnsmasq.stderr
 
 
+def test_virt_handlers_network_tools_run_from_the_image(rootfs: Path) -> None:
+    """virt-handler's image is this layer; it runs these in launcher pods' netns."""
+    for argv, want in ((("nsenter", "--version"), "nsenter from util-linux"),
+                       (("ip", "-V"), "ip utility, iproute2"),
+                       (("nft", "--version"), "nftables v"),
+                       (("sysctl", "--version"), "sysctl from procps")):
+        res = in_image(rootfs, *argv)
+        assert res.returncode == 0 and want in res.stdout, (argv, res.stdout, res.stderr)
+
+
 def test_the_launcher_runs_from_the_images_venv(rootfs: Path) -> None:
     res = in_image(rootfs, launcher.PYTHON, "-m", "virtkube.launcher", "--help")
     assert res.returncode == 0, res.stderr
@@ -101,7 +111,7 @@ def test_the_qemu_user_and_no_leftovers(rootfs: Path) -> None:
     installed = json.loads((launcher.launcher_dir() / "manifest.json").read_text())["packages"]
     assert "usrmerge" not in installed and "perl" not in installed, "usrmerge pulled perl in"
     assert {"usr-is-merged", "python3", "qemu-system-x86", "qemu-utils", "ovmf", "seabios",
-            "ipxe-qemu", "dnsmasq-base"} <= set(installed)
+            "ipxe-qemu", "dnsmasq-base", "iproute2", "nftables", "procps"} <= set(installed)
     assert not list((rootfs / "dev").glob("null")), "device nodes belong to the runtime"
 
 
