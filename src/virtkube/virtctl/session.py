@@ -43,15 +43,25 @@ def kubeconfig_path(explicit: str | None) -> str | None:
     return str(default) if default.exists() else None
 
 
-def context_namespace(path: str | None) -> str:
-    """The namespace of the kubeconfig's current context, as kubectl picks it."""
+def existing_kubeconfig(explicit: str | None) -> str | None:
+    """The kubeconfig to load, checked before loading: the loader prints a line of its own
+    about a missing file before it fails, and virtctl's errors are one line."""
+    path = kubeconfig_path(explicit)
+    if path and not Path(path).is_file():
+        raise VirtctlError(f"kubeconfig {path} does not exist")
+    return path
+
+
+def context_namespace(path: str | None, context: str | None = None) -> str:
+    """The namespace of the kubeconfig's context (`--context`, else the current one), as
+    kubectl picks it."""
     if not path or not Path(path).exists():
         return "default"
     try:
         doc = yaml.safe_load(Path(path).read_text()) or {}
     except (OSError, yaml.YAMLError):
         return "default"
-    current = doc.get("current-context")
+    current = context or doc.get("current-context")
     for ctx in doc.get("contexts") or []:
         if ctx.get("name") == current:
             return str((ctx.get("context") or {}).get("namespace") or "default")
@@ -65,13 +75,14 @@ class Session:
     namespace: str
 
     @classmethod
-    async def open(cls, kubeconfig: str | None, namespace: str | None) -> Session:
+    async def open(cls, kubeconfig: str | None, namespace: str | None,
+                   context: str | None = None) -> Session:
         path = kubeconfig_path(kubeconfig)
         try:
-            conn = await load(path, user_agent="virtctl")
+            conn = await load(path, user_agent="virtctl", context=context)
         except Exception as e:  # kubernetes_asyncio raises its own ConfigException and OSErrors
             raise VirtctlError(f"cannot load kubeconfig {path or '(in-cluster)'}: {e}") from e
-        ns = namespace or context_namespace(path)
+        ns = namespace or context_namespace(path, context)
         return cls(conn, Client(conn, field_manager="virtctl"), ns)
 
     async def close(self) -> None:

@@ -15,7 +15,7 @@ import yaml
 from virtkube.kube import errors
 from virtkube.virtctl import create as create_mod
 from virtkube.virtctl import expose as expose_mod
-from virtkube.virtctl.session import Session, VirtctlError, error_line
+from virtkube.virtctl.session import Session, VirtctlError, error_line, existing_kubeconfig
 
 T = TypeVar("T")
 KINDS = {"vm": "virtualmachines", "vmi": "virtualmachineinstances"}
@@ -28,6 +28,21 @@ DRY_RUN = typer.Option(False, "--dry-run", help="Ask the server to change nothin
 class Globals:
     kubeconfig: str | None = None
     namespace: str | None = None
+    context: str | None = None
+
+
+def new_app(**kwargs: Any) -> typer.Typer:
+    """Every typer app (the root and each verb group) is made here, so that no user-visible
+    text is ever read as rich markup: a help text, VM name or error such as `vm/NAME[/NS]`
+    is a closing tag to rich and once crashed `virtctl --help` (issue 21)."""
+    kwargs.setdefault("no_args_is_help", True)
+    return typer.Typer(add_completion=False, rich_markup_mode=None,
+                       pretty_exceptions_enable=False, **kwargs)
+
+
+def not_supported(command: str, topic: str) -> None:
+    """Answer a KubeVirt command virtkube does not carry out yet: one line, exit code 1."""
+    fail(f"virtctl {command} is not supported by virtkube yet ({topic})")
 
 
 def globals_of(ctx: typer.Context) -> Globals:
@@ -45,7 +60,7 @@ def run(ctx: typer.Context, work: Callable[[Session], Awaitable[T]]) -> T:
     g = globals_of(ctx)
 
     async def main() -> T:
-        session = await Session.open(g.kubeconfig, g.namespace)
+        session = await Session.open(existing_kubeconfig(g.kubeconfig), g.namespace, g.context)
         try:
             return await work(session)
         finally:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from virtkube.virtctl import create as create_mod
-from virtkube.virtctl.commands.base import OUTPUT, emit, fail
+from virtkube.virtctl.commands.base import OUTPUT, emit, fail, new_app
 
 
 def create_vm(
@@ -39,7 +39,9 @@ def create_vm(
         fail(str(e))
 
 
-def register(app: typer.Typer) -> None:
-    create_app = typer.Typer(no_args_is_help=True, help="Print manifests of new objects.")
+def register(app: typer.Typer) -> typer.Typer:
+    """Add `create vm`; returns the group (unsupported.py adds KubeVirt's other kinds)."""
+    create_app = new_app(help="Print manifests of new objects.")
     create_app.command("vm")(create_vm)
     app.add_typer(create_app, name="create")
+    return create_app

@@ -10,9 +10,14 @@ import typer
 
 from virtkube.virtctl.commands.base import DRY_RUN, emit, fail, kind_of, run
 
+VM = typer.Argument(..., metavar="VM")
+VMI = typer.Argument(..., metavar="VMI")
 
-def start(ctx: typer.Context, name: str,
-          paused: bool = typer.Option(False, "--paused", help="Start the VM paused."),
+
+def start(ctx: typer.Context, name: str = VM,
+          paused: bool = typer.Option(
+              False, "--paused", help="Start the VM paused (virtkube's virt-api refuses "
+                                      "this until paused starts are supported)."),
           dry_run: bool = DRY_RUN) -> None:
     """Start a virtual machine."""
     run(ctx, lambda s: s.put("virtualmachines", name, "start",
@@ -28,10 +33,13 @@ def _grace_body(key: str, force: bool, grace: int | None) -> dict[str, Any]:
     return {key: grace} if force else {}
 
 
-def stop(ctx: typer.Context, name: str,
-         force: bool = typer.Option(False, "--force", help="Stop at once (with --grace-period)."),
-         grace_period: int = typer.Option(None, "--grace-period", min=0,
-                                          help="Seconds the guest gets before it is killed."),
+def stop(ctx: typer.Context, name: str = VM,
+         force: bool = typer.Option(False, "--force",
+                                    help="Stop with --grace-period (both or neither)."),
+         grace_period: int = typer.Option(
+             None, "--grace-period", min=0,
+             help="Seconds the guest gets before it is killed; shortens the VMI's "
+                  "terminationGracePeriodSeconds (needs --force)."),
          dry_run: bool = DRY_RUN) -> None:
     """Stop a virtual machine."""
     body = _grace_body("gracePeriod", force, grace_period)
@@ -39,9 +47,13 @@ def stop(ctx: typer.Context, name: str,
     typer.echo(f"VM {name} was scheduled to stop")
 
 
-def restart(ctx: typer.Context, name: str,
-            force: bool = typer.Option(False, "--force"),
-            grace_period: int = typer.Option(None, "--grace-period", min=0),
+def restart(ctx: typer.Context, name: str = VM,
+            force: bool = typer.Option(
+                False, "--force", help="Restart with --grace-period (both or neither)."),
+            grace_period: int = typer.Option(
+                None, "--grace-period", min=0,
+                help="Only 0 is supported (as in KubeVirt): delete the VMI's pod at once "
+                     "(needs --force)."),
             dry_run: bool = DRY_RUN) -> None:
     """Restart a virtual machine."""
     body = _grace_body("gracePeriodSeconds", force, grace_period)
@@ -49,7 +61,7 @@ def restart(ctx: typer.Context, name: str,
     typer.echo(f"VM {name} was scheduled to restart")
 
 
-def migrate(ctx: typer.Context, name: str,
+def migrate(ctx: typer.Context, name: str = VM,
             added_node_selector: Annotated[list[str] | None, typer.Option(
                 "--addedNodeSelector", "--added-node-selector",
                 help="key=value labels the target node must have")] = None,
@@ -66,29 +78,29 @@ def migrate(ctx: typer.Context, name: str,
     typer.echo(f"VM {name} was scheduled to migrate")
 
 
-def pause(ctx: typer.Context, kind: str = typer.Argument(..., help="vm or vmi"),
-          name: str = typer.Argument(...), dry_run: bool = DRY_RUN) -> None:
+def pause(ctx: typer.Context, kind: str = typer.Argument(..., metavar="vm|vmi"),
+          name: str = typer.Argument(..., metavar="NAME"), dry_run: bool = DRY_RUN) -> None:
     """Pause a VM's or VMI's guest (both go through the VMI)."""
     k = kind_of(kind)
     run(ctx, lambda s: s.put("virtualmachineinstances", name, "pause", {}, dry_run))
     typer.echo(f"{k.upper()} {name} was scheduled to pause")
 
 
-def unpause(ctx: typer.Context, kind: str = typer.Argument(..., help="vm or vmi"),
-            name: str = typer.Argument(...), dry_run: bool = DRY_RUN) -> None:
+def unpause(ctx: typer.Context, kind: str = typer.Argument(..., metavar="vm|vmi"),
+            name: str = typer.Argument(..., metavar="NAME"), dry_run: bool = DRY_RUN) -> None:
     """Unpause a VM's or VMI's guest."""
     k = kind_of(kind)
     run(ctx, lambda s: s.put("virtualmachineinstances", name, "unpause", {}, dry_run))
     typer.echo(f"{k.upper()} {name} was scheduled to unpause")
 
 
-def soft_reboot(ctx: typer.Context, name: str) -> None:
+def soft_reboot(ctx: typer.Context, name: str = VMI) -> None:
     """Reboot a VMI's guest through ACPI (a soft reboot)."""
     run(ctx, lambda s: s.put("virtualmachineinstances", name, "softreboot", {}))
     typer.echo(f"VMI {name} was scheduled to softreboot")
 
 
-def guestosinfo(ctx: typer.Context, name: str, output: str = typer.Option(
+def guestosinfo(ctx: typer.Context, name: str = VMI, output: str = typer.Option(
         "json", "-o", "--output", help="json or yaml")) -> None:
     """Print what the guest agent reports about the guest OS."""
     info = run(ctx, lambda s: s.get("virtualmachineinstances", name, "guestosinfo"))
