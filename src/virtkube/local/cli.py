@@ -42,7 +42,7 @@ def up(nodes: int = typer.Option(
             def progress(msg: str) -> None:
                 status.update(msg)
                 if not err.is_terminal:
-                    err.print(f"  {msg}", highlight=False)
+                    err.print(f"  {msg}", highlight=False, soft_wrap=True)
 
             seconds = cluster.up(progress, nodes=nodes, audit=audit)
     except ClusterError as e:
