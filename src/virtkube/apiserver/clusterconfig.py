@@ -1,55 +1,53 @@
-"""virt-api's view of the cluster configuration: the KubeVirt CRs, kept by an informer.
+"""virt-api's view of the cluster configuration: the KubeVirt CR, followed while it runs.
 
-Admission asks on every request which feature gates are on; the answer comes
-from the informer's cache, never from a request to the API server. Until the
+Admission asks on every request which feature gates are on and which network
+defaults apply; the answer comes from the shared watcher's cache
+(kube/kubevirtconfig.py), never from a request to the API server. Until the
 cache has synced, and while no KubeVirt CR exists, no gate is on: what a gate
 protects stays rejected rather than admitted by accident.
+
+virt-api's base configuration is KubeVirt's defaults except the binding a VMI
+gets on the pod network when it names none: its `--default-network-interface`
+(masquerade on a virtkube cluster), which the CR's
+`network.defaultNetworkInterface` overrides.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
+import dataclasses
 
-from virtkube.api.kubevirt import KubeVirt
-from virtkube.apiserver.featuregates import INSTALL_NAMESPACE, Gates, active_kubevirt, gates_of
+from virtkube.api.kubevirtconfig import KUBEVIRT_DEFAULTS, EffectiveConfig
+from virtkube.apiserver.featuregates import INSTALL_NAMESPACE, Gates
 from virtkube.kube.client import Client
-from virtkube.kube.informer import Informer
-from virtkube.kube.resources import Resource
+from virtkube.kube.kubevirtconfig import KubeVirtConfigWatcher
 
-log = logging.getLogger(__name__)
-
-KUBEVIRTS = Resource(KubeVirt.GROUP, KubeVirt.VERSION, KubeVirt.PLURAL, KubeVirt.KIND)
 #: How long virt-api waits for the first list of KubeVirt CRs before it serves anyway, every
 #: gate off until the list arrives: the list takes milliseconds, unless the CRD is not
 #: installed yet (`virtkube up` installs it while the components start).
 SYNC_TIMEOUT = 5.0
 
 
-class ClusterConfig:
-    """The feature gates of the cluster's KubeVirt CR, current as the informer sees it."""
+def base_config(default_network_interface: str) -> EffectiveConfig:
+    """KubeVirt's defaults with virt-api's own default binding for the pod network."""
+    return dataclasses.replace(KUBEVIRT_DEFAULTS,
+                               default_network_interface=default_network_interface)
 
-    def __init__(self, client: Client, namespace: str = INSTALL_NAMESPACE) -> None:
-        self.namespace = namespace
-        self.informer = Informer(client, KUBEVIRTS)
-        self._logged: Gates | None = None
-        self.informer.add_handler(lambda *_: self._log_change())
+
+class ClusterConfig:
+    """The feature gates and settings of the cluster's KubeVirt CR, current as virt-api sees it."""
+
+    def __init__(self, client: Client, namespace: str = INSTALL_NAMESPACE,
+                 base: EffectiveConfig = KUBEVIRT_DEFAULTS) -> None:
+        self.watcher = KubeVirtConfigWatcher(client, namespace, base)
+        self.informer = self.watcher.informer
+
+    def current(self) -> EffectiveConfig:
+        return self.watcher.current()
 
     def feature_gates(self) -> Gates:
-        return gates_of(active_kubevirt(self.informer.list(), self.namespace))
-
-    def _log_change(self) -> None:
-        gates = self.feature_gates()
-        if gates != self._logged:
-            log.info("feature gates: %s", ", ".join(sorted(gates)) or "none")
-            self._logged = gates
+        return self.watcher.current().feature_gates
 
     async def start(self) -> asyncio.Task[None]:
         """Run the informer; returns its task once the cache has synced (or timed out)."""
-        task = asyncio.create_task(self.informer.run(), name="kubevirt-cr-informer")
-        try:
-            await asyncio.wait_for(self.informer.synced.wait(), SYNC_TIMEOUT)
-        except TimeoutError:
-            log.warning("KubeVirt CRs not listed within %.0fs; serving with every feature "
-                        "gate off until they are", SYNC_TIMEOUT)
-        return task
+        return await self.watcher.start(SYNC_TIMEOUT)

@@ -8,7 +8,9 @@ What the mutating webhook adds, following `pkg/defaults` and the mutators of
   resources.requests.memory (and cpu/memory requests from limits), the CPU
   topology (sockets from the CPU request, 1 core, 1 thread) and model
   (host-model), containerDisk pull policies, a pod network with an interface of
-  the cluster's default binding when none is given (autoattachPodInterface), a
+  the cluster's default binding when none is given (autoattachPodInterface;
+  refused, as KubeVirt does, when that binding is bridge and the KubeVirt CR
+  does not permit bridge on the pod network), a
   disk for every volume that has none, disk targets and their bus (SATA on
   amd64), CD-ROMs read-only with a closed tray, input/watchdog/probe/feature
   defaults, and a stable firmware UUID.
@@ -27,11 +29,13 @@ validation afterwards.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from virtkube.api.facts import ComputeFields, cpu_topology, memory_source
+from virtkube.api.kubevirtconfig import EffectiveConfig
 from virtkube.api.quantity import value_or_none
 
 Obj = dict[str, Any]
@@ -48,8 +52,9 @@ VMI_NAME_LABEL = "kubevirt.io/vmi-name"
 class DefaultsConfig:
     """The cluster-wide settings KubeVirt keeps in its KubeVirt CR.
 
-    virt-api takes these from its flags; the feature gates it reads from the KubeVirt
-    CR itself (clusterconfig.py), as they change while it runs.
+    virt-api starts from its flags; the settings the KubeVirt CR gives (the network
+    ones here, the feature gates in validation) it follows while it runs
+    (clusterconfig.py, `with_cluster`).
     """
 
     #: `spec.configuration.machineType` / the amd64 default.
@@ -57,11 +62,20 @@ class DefaultsConfig:
     architecture: str = "amd64"
     #: `network.defaultNetworkInterface`. KubeVirt ships bridge; the virtkube cluster's
     #: setting is masquerade (the binding its local nodes implement for the pod network).
-    default_network_interface: Literal["bridge", "masquerade"] = "masquerade"
+    default_network_interface: str = "masquerade"
+    #: `network.permitBridgeInterfaceOnPodNetwork` (KubeVirt's default: true).
+    permit_bridge_interface_on_pod_network: bool = True
     #: pkg/defaults/amd64.go: SATA, because every guest OS drives AHCI out of the box.
     disk_bus: Literal["sata", "virtio", "scsi"] = "sata"
     #: v1.DefaultCPUModel.
     cpu_model: str = "host-model"
+
+
+def with_cluster(cfg: DefaultsConfig, config: EffectiveConfig) -> DefaultsConfig:
+    """`cfg` with the settings the cluster's KubeVirt CR gives now (read per request)."""
+    return dataclasses.replace(
+        cfg, default_network_interface=config.default_network_interface,
+        permit_bridge_interface_on_pod_network=config.permit_bridge_interface_on_pod_network)
 
 
 def _dict(parent: Obj, key: str) -> Obj:
@@ -136,14 +150,24 @@ def _container_disk_pull_policy(image: str) -> str:
     return "IfNotPresent"
 
 
+class DefaultingError(ValueError):
+    """A VMI the cluster's settings give no default for (KubeVirt answers it with its message)."""
+
+
 def _network(spec: Obj, devices: Obj, cfg: DefaultsConfig) -> None:
-    """vmispec.SetDefaultNetworkInterface: a pod network when none is given."""
+    """vmispec.SetDefaultNetworkInterface: a pod network when none is given, with the
+    cluster's default binding; bridge only where the cluster permits it on the pod network."""
     if devices.get("autoattachPodInterface") is False:
         return
     if spec.get("networks") or devices.get("interfaces"):
         return
+    binding = cfg.default_network_interface
+    if binding == "bridge" and not cfg.permit_bridge_interface_on_pod_network:
+        raise DefaultingError("bridge interface is not enabled in kubevirt-config")
+    if binding == "slirp":
+        raise DefaultingError("slirp interface is deprecated as of v1.3")
     spec["networks"] = [{"name": "default", "pod": {}}]
-    devices["interfaces"] = [{"name": "default", cfg.default_network_interface: {}}]
+    devices["interfaces"] = [{"name": "default", binding: {}}]
 
 
 def _disks(spec: Obj, devices: Obj, cfg: DefaultsConfig) -> None:

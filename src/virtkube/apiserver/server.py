@@ -22,7 +22,7 @@ from pathlib import Path
 from aiohttp import web
 
 from virtkube.apiserver import certs, defaults, frontproxy, registration, subresources, webhooks
-from virtkube.apiserver.clusterconfig import ClusterConfig
+from virtkube.apiserver.clusterconfig import ClusterConfig, base_config
 from virtkube.apiserver.handlerclient import HandlerClient
 from virtkube.kube import errors
 from virtkube.kube.client import Client, Obj
@@ -63,7 +63,8 @@ def lookups(client: Client, config: ClusterConfig | None = None) -> webhooks.Loo
                 if (m.get("status") or {}).get("phase") not in FINAL_MIGRATION_PHASES]
 
     return webhooks.Lookups(get_vmi=get_vmi, migrations_in_flight=in_flight,
-                            feature_gates=config.feature_gates if config else webhooks.no_gates)
+                            feature_gates=config.feature_gates if config else webhooks.no_gates,
+                            cluster_config=config.current if config else None)
 
 
 def make_app(*, client: Client, cfg: defaults.DefaultsConfig, handlers: HandlerClient,
@@ -167,8 +168,10 @@ async def serve(opts: Options) -> int:
         tls = await prepare_tls(client, opts)
         auth = await _auth_config(client)
         handlers = HandlerClient(handler_context(tls))
-        # The KubeVirt CR's feature gates, cached before the webhooks take requests.
-        config = ClusterConfig(client, opts.namespace)
+        # The KubeVirt CR's configuration, cached before the webhooks take requests and
+        # followed while virt-api runs.
+        config = ClusterConfig(client, opts.namespace,
+                               base_config(opts.defaults.default_network_interface))
         informer = await config.start()
         app = make_app(client=client, cfg=opts.defaults, handlers=handlers, auth=auth,
                        config=config)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from virtkube.api import VirtualMachine, VirtualMachineInstance, VirtualMachineInstanceMigration
+from virtkube.api.kubevirtconfig import EffectiveConfig
 from virtkube.apiserver import defaults, jsonpatch, validation
 from virtkube.apiserver.causes import Cause, status
 from virtkube.apiserver.featuregates import Gates
@@ -28,6 +29,7 @@ Obj = dict[str, Any]
 VMIGetter = Callable[[str, str], Awaitable[Obj | None]]
 MigrationLister = Callable[[str, str], Awaitable[list[str]]]
 GatesReader = Callable[[], Gates]
+ConfigReader = Callable[[], EffectiveConfig]
 
 
 def no_gates() -> Gates:
@@ -48,6 +50,9 @@ class Lookups:
     migrations_in_flight: MigrationLister
     #: The feature gates of the cluster's KubeVirt CR, read on every request.
     feature_gates: GatesReader = no_gates
+    #: The cluster's KubeVirt CR configuration, read on every request; None: the
+    #: DefaultsConfig given to `review` as it is, every binding permitted.
+    cluster_config: ConfigReader | None = None
 
 
 class BadReview(ValueError):
@@ -125,7 +130,10 @@ def mutate(resource: str, request: Obj, cfg: defaults.DefaultsConfig) -> Obj:
     if causes:
         return deny(request, causes)
     if resource == VMIS:
-        new = defaults.vmi_defaults(full, cfg)
+        try:
+            new = defaults.vmi_defaults(full, cfg)
+        except defaults.DefaultingError as e:  # KubeVirt: webhookutils.ToAdmissionResponseError
+            return error(request, str(e))
     elif resource == VMS:
         new = defaults.vm_defaults(full, cfg)
     else:
@@ -152,7 +160,34 @@ async def validate(resource: str, request: Obj, lookups: Lookups) -> Obj:
             causes = await _validate_migration(obj, request, lookups)
     else:
         return error(request, f"no validating webhook for {resource!r}")
+    if lookups.cluster_config is not None and (resource == VMS or (
+            resource == VMIS and operation != "UPDATE")):
+        causes += _cluster_config_causes(obj, resource, lookups.cluster_config())
     return deny(request, causes) if causes else allow(request)
+
+
+def _cluster_config_causes(obj: Obj, resource: str, config: EffectiveConfig) -> list[Cause]:
+    """What the KubeVirt CR's settings forbid (pkg/network/admitter validateBridgeBinding):
+    the bridge binding on the pod network unless network.permitBridgeInterfaceOnPodNetwork."""
+    if config.permit_bridge_interface_on_pod_network:
+        return []
+    spec, base = obj.get("spec"), "spec"
+    if resource == VMS:
+        template = spec.get("template") if isinstance(spec, dict) else None
+        spec, base = (template.get("spec") if isinstance(template, dict) else None,
+                      "spec.template.spec")
+    if not isinstance(spec, dict):
+        return []
+    networks = spec.get("networks")
+    pod = {n.get("name") for n in networks if isinstance(n, dict) and "pod" in n
+           } if isinstance(networks, list) else set()
+    devices = (spec.get("domain") or {}).get("devices") if isinstance(spec.get("domain"),
+                                                                      dict) else None
+    ifaces = devices.get("interfaces") if isinstance(devices, dict) else None
+    return [Cause(f"{base}.domain.devices.interfaces[{i}].name",
+                  "Bridge on pod network configuration is not enabled under kubevirt-config")
+            for i, iface in enumerate(ifaces if isinstance(ifaces, list) else [])
+            if isinstance(iface, dict) and "bridge" in iface and iface.get("name") in pod]
 
 
 async def _validate_migration(obj: Obj, request: Obj, lookups: Lookups) -> list[Cause]:
@@ -175,7 +210,9 @@ async def review(path: str, body: bytes, cfg: defaults.DefaultsConfig,
         return error({}, str(e))
     try:
         if path in MUTATE:
-            return mutate(MUTATE[path], request, cfg)
+            live = (defaults.with_cluster(cfg, lookups.cluster_config())
+                    if lookups.cluster_config is not None else cfg)
+            return mutate(MUTATE[path], request, live)
         if path in VALIDATE:
             return await validate(VALIDATE[path], request, lookups)
         return error(request, f"no admission webhook at {path}")
