@@ -15,7 +15,7 @@ import socket
 import sys
 from pathlib import Path
 
-from virtkube.controller.options import DEFAULT_LAUNCHER_IMAGE, LauncherOptions
+from virtkube.controller.options import DEFAULT_LAUNCHER_IMAGE, LEASE_NAME, LauncherOptions
 from virtkube.controller.vm import VMController
 from virtkube.controller.vmi import VMIController
 from virtkube.kube import reconciler
@@ -78,7 +78,7 @@ async def amain(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, stop.set)
     async with Client(conn, field_manager="virt-controller") as client:
         elector = LeaderElector(client, LeaseConfig(
-            name="virt-controller", namespace=args.lease_namespace, identity=args.identity))
+            name=LEASE_NAME, namespace=args.lease_namespace, identity=args.identity))
         election = asyncio.create_task(elector.run(
             lambda: run_controllers(client, opts, args.workers)))
         stopped = asyncio.create_task(stop.wait())

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: The Lease the virt-controller replicas elect their leader with (KubeVirt's name), in
+#: --lease-namespace; deploy/rbac/virt-controller.yaml grants exactly this one.
+LEASE_NAME = "virt-controller"
 #: The virt-launcher image the project builds (`make launcher-image`), as the local
 #: cluster's registry serves it; a cluster elsewhere passes its own with --launcher-image.
 DEFAULT_LAUNCHER_IMAGE = "registry:5000/virtkube/virt-launcher:dev"

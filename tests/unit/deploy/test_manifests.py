@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from virtkube.apiserver import discovery, registration
+from virtkube.controller.options import LEASE_NAME
 from virtkube.kube import resources
 from virtkube.pki.kubevirt import CA_SECRET
 
@@ -309,6 +310,13 @@ def test_virt_api_names_what_registration_applies(docs: list[Obj]) -> None:
     assert names(namespaced, "endpointslices") == {
         registration.endpoint_slice(ep)["metadata"]["name"]}
     assert names(namespaced, "secrets") == {CA_SECRET}
+
+
+def test_virt_controller_may_take_only_its_own_lease(docs: list[Obj]) -> None:
+    role = find(docs, "Role", COMPONENTS["virt-controller"], NAMESPACE)
+    named = [r for r in role["rules"] if "leases" in r["resources"] and r.get("resourceNames")]
+    assert [r["resourceNames"] for r in named] == [[LEASE_NAME]]
+    assert "delete" not in {v for r in role["rules"] for v in r["verbs"]}
 
 
 # --- user roles ----------------------------------------------------------------------------
