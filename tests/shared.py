@@ -28,4 +28,12 @@ def kubevirt_examples() -> Path:
     return _CANDIDATES[0].resolve()
 
 
+def api_inventory() -> Path:
+    """The shared KubeVirt API inventory (../shared beside the checkout, else /work/shared)."""
+    for shared in (REPO.parent / "shared", Path("/work/shared")):
+        if (shared / "kubevirt-api-inventory.md").is_file():
+            return shared / "kubevirt-api-inventory.md"
+    return REPO.parent / "shared" / "kubevirt-api-inventory.md"
+
+
 EXAMPLES = kubevirt_examples()

@@ -8,14 +8,14 @@ that virtkube does not support it yet.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 import typer
 
+from tests.shared import api_inventory
 from virtkube.virtctl.cli import app
 
-INVENTORY = Path("/work/shared/kubevirt-api-inventory.md")
+INVENTORY = api_inventory()
 #: Words that are a positional TYPE argument in the table, not a subcommand (`pause vm|vmi
 #: NAME`), unless nothing follows them (`create vm`).
 KIND_WORDS = {"vm", "vmi", "vmirs", "node"}
