@@ -60,6 +60,19 @@ NET = merge(devices(interfaces=[{"name": "default", "masquerade": {}}]),
             spec(networks=[{"name": "default", "pod": {}}]))
 
 
+def hv(**fields: Any) -> Obj:
+    return domain(features={"hyperv": fields})
+
+
+def hv_enabled(name: str, **state: Any) -> tuple[Obj, Obj]:
+    """The enlightenment given (so on), then the same turned off."""
+    return hv(**{name: state}), hv(**{name: {**state, "enabled": False}})
+
+
+def timer(**timers: Any) -> Obj:
+    return domain(clock={"timer": timers})
+
+
 def disk(**fields: Any) -> tuple[Obj, Obj]:
     return ROOT, devices(disks=[{**ROOT_DISK, **fields}])
 
@@ -160,6 +173,26 @@ EFFECTS: dict[str, tuple[Obj, Obj]] = {
     f"{D}.clock.timer.hpet.present": ({}, domain(clock={"timer": {"hpet": {"present": False}}})),
     f"{D}.clock.timer.rtc.tickPolicy": ({}, domain(clock={"timer": {"rtc": {
         "tickPolicy": "catchup"}}})),
+    f"{D}.clock.timer.rtc.track": ({}, timer(rtc={"track": "guest"})),
+    f"{D}.clock.timer.pit.present": (timer(pit={}), timer(pit={"present": False})),
+    f"{D}.clock.timer.pit.tickPolicy": (timer(pit={}), timer(pit={"tickPolicy": "discard"})),
+    f"{D}.clock.timer.kvm.present": ({}, timer(kvm={"present": False})),
+    f"{D}.clock.timer.hyperv.present": ({}, timer(hyperv={"present": True})),
+    f"{D}.features.pvspinlock.enabled": ({}, domain(features={"pvspinlock": {"enabled": False}})),
+    f"{D}.features.hypervPassthrough.enabled": ({}, domain(features={
+        "hypervPassthrough": {"enabled": True}})),
+    **{f"{D}.features.hyperv.{name}.enabled": hv_enabled(name)
+       for name in ("relaxed", "vapic", "spinlocks", "vpindex", "runtime", "synic", "synictimer",
+                    "reset", "frequencies", "reenlightenment", "tlbflush", "ipi", "evmcs")},
+    f"{D}.features.hyperv.vendorid.enabled": hv_enabled("vendorid", vendorid="KVMKVMKVM"),
+    f"{D}.features.hyperv.spinlocks.spinlocks": (hv(spinlocks={}),
+                                                 hv(spinlocks={"spinlocks": 8191})),
+    f"{D}.features.hyperv.vendorid.vendorid": ({}, hv(vendorid={"vendorid": "KVMKVMKVM"})),
+    f"{D}.features.hyperv.synictimer.direct.enabled": (hv(synictimer={}),
+                                                       hv(synictimer={"direct": {}})),
+    f"{D}.features.hyperv.tlbflush.direct.enabled": (hv(tlbflush={}), hv(tlbflush={"direct": {}})),
+    f"{D}.features.hyperv.tlbflush.extended.enabled": (hv(tlbflush={}),
+                                                       hv(tlbflush={"extended": {}})),
     f"{D}.features.acpi.enabled": ({}, domain(features={"acpi": {"enabled": False}})),
     f"{D}.features.smm.enabled": ({}, domain(features={"smm": {"enabled": True}})),
     f"{D}.features.kvm.hidden": ({}, domain(features={"kvm": {"hidden": True}})),

@@ -24,6 +24,12 @@ _CLOUD_INIT = (
     "networkData", "networkDataBase64", "networkDataSecretRef.name",
 )  # fmt: skip
 _PROBES = ("livenessProbe", "readinessProbe")
+_HV = f"{_D}.features.hyperv"
+#: Every enlightenment KubeVirt lists (FeatureHyperv), each a QEMU hv-* CPU flag.
+_HV_FEATURES = (
+    "relaxed", "vapic", "spinlocks", "vpindex", "runtime", "synic", "synictimer", "reset",
+    "vendorid", "frequencies", "reenlightenment", "tlbflush", "ipi", "evmcs",
+)  # fmt: skip
 #: What virt-controller copies onto the compute container (KubeVirt's copyProbe).
 _PROBE_FIELDS = (
     "httpGet", "tcpSocket", "initialDelaySeconds", "timeoutSeconds", "periodSeconds",
@@ -75,9 +81,16 @@ SUPPORTED: frozenset[str] = frozenset(
         f"{_D}.firmware.kernelBoot.kernelArgs", f"{_D}.firmware.kernelBoot.container",
         f"{_D}.clock.utc.offsetSeconds", f"{_D}.clock.timezone",
         f"{_D}.clock.timer.hpet.present", f"{_D}.clock.timer.rtc.tickPolicy",
-        f"{_D}.clock.timer.rtc.present",
+        f"{_D}.clock.timer.rtc.present", f"{_D}.clock.timer.rtc.track",
+        f"{_D}.clock.timer.pit.present", f"{_D}.clock.timer.pit.tickPolicy",
+        f"{_D}.clock.timer.kvm.present", f"{_D}.clock.timer.hyperv.present",
         f"{_D}.features.acpi.enabled", f"{_D}.features.smm.enabled",
         f"{_D}.features.apic.enabled", f"{_D}.features.kvm.hidden",
+        f"{_D}.features.pvspinlock.enabled", f"{_D}.features.hypervPassthrough.enabled",
+        *(f"{_HV}.{name}.enabled" for name in _HV_FEATURES),
+        f"{_HV}.spinlocks.spinlocks", f"{_HV}.vendorid.vendorid",
+        f"{_HV}.synictimer.direct.enabled",
+        f"{_HV}.tlbflush.direct.enabled", f"{_HV}.tlbflush.extended.enabled",
         f"{_DEV}.disks[].name", f"{_DEV}.disks[].disk.bus", f"{_DEV}.disks[].disk.readonly",
         f"{_DEV}.disks[].cdrom.bus", f"{_DEV}.disks[].cdrom.readonly",
         f"{_DEV}.disks[].cdrom.tray", f"{_DEV}.disks[].bootOrder", f"{_DEV}.disks[].serial",

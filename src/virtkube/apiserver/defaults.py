@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from virtkube.api.facts import ComputeFields, cpu_topology, memory_source
+from virtkube.api.hyperv import DEFAULT_SPINLOCK_RETRIES, complete_hyperv
 from virtkube.api.kubevirtconfig import EffectiveConfig
 from virtkube.api.quantity import value_or_none
 
@@ -223,12 +224,29 @@ def _features(domain: Obj) -> None:
             state = features.get(key)
             if isinstance(state, dict):
                 state.setdefault("enabled", True)
+    hyperv = features.get("hyperv") if isinstance(features, dict) else None
+    if isinstance(hyperv, dict):
+        _hyperv(hyperv)
     timers = (domain.get("clock") or {}).get("timer") if isinstance(domain.get("clock"),
                                                                       dict) else None
     if isinstance(timers, dict):
         for timer in timers.values():
             if isinstance(timer, dict):
                 timer.setdefault("present", True)
+
+
+def _hyperv(hyperv: Obj) -> None:
+    """SetDefaults_FeatureState on each enlightenment and its sub-settings (synictimer.direct,
+    tlbflush.direct/extended), and SetDefaults_FeatureSpinlocks' 4096 retries."""
+    for name, state in hyperv.items():
+        if not isinstance(state, dict):
+            continue
+        state.setdefault("enabled", True)
+        for sub in ("direct", "extended"):
+            if isinstance(state.get(sub), dict):
+                state[sub].setdefault("enabled", True)
+        if name == "spinlocks" and state["enabled"] is True:
+            state.setdefault("spinlocks", DEFAULT_SPINLOCK_RETRIES)
 
 
 def vmi_spec_defaults(spec: Obj, cfg: DefaultsConfig) -> Obj:
@@ -253,6 +271,8 @@ def vmi_spec_defaults(spec: Obj, cfg: DefaultsConfig) -> Obj:
         _disks(spec, devices, cfg)
         _devices_misc(spec, devices)
     _features(domain)
+    # KubeVirt's SetHypervFeatureDependencies runs after the defaults, as here.
+    complete_hyperv(spec)
     return spec
 
 

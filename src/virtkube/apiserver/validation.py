@@ -27,6 +27,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from virtkube.api import VirtualMachine, VirtualMachineInstance, VirtualMachineInstanceMigration
+from virtkube.api.hyperv import hyperv_problems
 from virtkube.api.kind import KubeVirtObject
 from virtkube.apiserver.causes import Cause, from_validation_error
 from virtkube.apiserver.checks import compute, network, storage, supported
@@ -52,7 +53,14 @@ def schema_causes(kind: type[KubeVirtObject], obj: Obj) -> list[Cause]:
 def vmi_spec_causes(spec: Obj, base: str = "spec", gates: Gates = frozenset()) -> list[Cause]:
     """The semantic rules and unsupported fields of a VMI spec that parsed."""
     return (storage.check(spec, base, gates) + network.check(spec, base)
-            + compute.check_spec(spec, base) + supported.check_vmi_spec(spec, base))
+            + compute.check_spec(spec, base) + _hyperv_causes(spec, base)
+            + supported.check_vmi_spec(spec, base))
+
+
+def _hyperv_causes(spec: Obj, base: str) -> list[Cause]:
+    """KubeVirt's ValidateVirtualMachineInstanceHyperv; the rules live in virtkube.api.hyperv
+    because the launcher applies the same ones to the argv."""
+    return [Cause(path, message) for path, message in hyperv_problems(spec, base)]
 
 
 def validate_vmi_create(vmi: Obj, gates: Gates = frozenset()) -> list[Cause]:

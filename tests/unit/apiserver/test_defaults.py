@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.unit.apiserver.builders import new_vm, new_vmi, with_path
-from virtkube.apiserver import defaults, jsonpatch
+from virtkube.apiserver import defaults, jsonpatch, validation
 
 GOLDEN = Path(__file__).parent / "golden"
 CFG = defaults.DefaultsConfig()
@@ -156,6 +156,27 @@ def test_features_given_are_enabled_and_timers_present() -> None:
     domain = defaults.vmi_defaults(vmi, CFG)["spec"]["domain"]
     assert domain["features"] == {"acpi": {"enabled": True}, "smm": {"enabled": False}}
     assert domain["clock"]["timer"]["hpet"] == {"present": True}
+
+
+def test_hyperv_defaults_and_prerequisites() -> None:
+    """SetDefaults_FeatureState / _SyNICTimer / _FeatureSpinlocks, then KubeVirt's
+    SetHypervFeatureDependencies: synictimer brings synic and vpindex, evmcs vapic and vmx."""
+    vmi = with_path(new_vmi(), "spec.domain.features", {"hyperv": {
+        "relaxed": {}, "spinlocks": {}, "synictimer": {"direct": {}}, "evmcs": {},
+        "tlbflush": {"extended": {}}, "vendorid": {"vendorid": "KubeVirtKVM"},
+        "reset": {"enabled": False}}})
+    defaulted = defaults.vmi_defaults(vmi, CFG)
+    domain = defaulted["spec"]["domain"]
+    on = {"enabled": True}
+    assert domain["features"]["hyperv"] == {
+        "relaxed": on, "spinlocks": {"enabled": True, "spinlocks": 4096},
+        "synictimer": {"enabled": True, "direct": on}, "evmcs": on,
+        "tlbflush": {"enabled": True, "extended": on},
+        "vendorid": {"enabled": True, "vendorid": "KubeVirtKVM"}, "reset": {"enabled": False},
+        "vapic": on, "vpindex": on, "synic": on}
+    assert domain["cpu"]["features"] == [{"name": "vmx", "policy": "require"}]
+    assert defaults.vmi_defaults(defaulted, CFG) == defaulted
+    assert validation.validate_vmi_create(defaulted) == []
 
 
 def test_broken_input_is_left_for_validation() -> None:

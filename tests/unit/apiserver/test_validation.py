@@ -85,8 +85,11 @@ VMI_CASES: list[tuple[str, str, Any, list[str]]] = [
     ("bad uuid", "spec.domain.firmware", {"uuid": "not-a-uuid"}, ["spec.domain.firmware.uuid"]),
     ("negative grace", "spec.terminationGracePeriodSeconds", -1,
      ["spec.terminationGracePeriodSeconds"]),
-    ("hyperv unsupported", "spec.domain.features", {"hyperv": {"relaxed": {}}},
-     ["spec.domain.features.hyperv.relaxed"]),
+    ("hyperv prerequisite disabled", "spec.domain.features",
+     {"hyperv": {"synictimer": {}, "vpindex": {"enabled": False}}},
+     ["spec.domain.features.hyperv.synic"]),
+    ("hyperv beside hypervPassthrough", "spec.domain.features",
+     {"hyperv": {"relaxed": {}}, "hypervPassthrough": {}}, ["spec.domain.features.hyperv"]),
     ("probe with two handlers", "spec.readinessProbe",
      {"tcpSocket": {"port": 22}, "httpGet": {"port": 80}}, ["spec.readinessProbe"]),
     ("exec probe needs a guest agent", "spec.livenessProbe",
@@ -106,6 +109,16 @@ def test_vmi_rejections_name_their_fields(case: str, path: str, value: Any,
     assert sorted(vmi_fields(with_path(new_vmi(), path, value))) == sorted(fields)
 
 
+def test_evmcs_needs_vmx_required() -> None:
+    """KubeVirt's webhook turns vmx to require for evmcs; a later vmx policy change is refused."""
+    vmi = with_path(new_vmi(), "spec.domain.features", {"hyperv": {"evmcs": {}}})
+    assert vmi_fields(vmi) == []
+    vmi = with_path(vmi, "spec.domain.cpu", {"features": [{"name": "vmx", "policy": "forbid"}]})
+    causes = validation.validate_vmi_create(vmi)
+    assert [str(c) for c in causes] == [
+        "spec.domain.cpu.features[0].policy: vmx cpu feature has to be set to require policy"]
+
+
 def test_boot_order_unique_across_disks_and_interfaces() -> None:
     vmi = with_path(new_vmi(), f"{DISKS}.0.bootOrder", 1)
     vmi = with_path(vmi, f"{IFACES}.0.bootOrder", 1)
@@ -122,9 +135,9 @@ def test_every_cause_has_a_path_and_a_reason() -> None:
 
 def test_unsupported_message_says_so() -> None:
     causes = validation.validate_vmi_create(defaults.vmi_defaults(
-        with_path(new_vmi(), "spec.domain.features", {"hyperv": {"relaxed": {}}}), CFG))
+        with_path(new_vmi(), "spec.domain.features", {"apic": {"endOfInterrupt": True}}), CFG))
     assert [str(c) for c in causes] == [
-        "spec.domain.features.hyperv.relaxed: not supported by virtkube"]
+        "spec.domain.features.apic.endOfInterrupt: not supported by virtkube"]
 
 
 def test_guest_agent_probes_are_refused_once_with_the_reason() -> None:

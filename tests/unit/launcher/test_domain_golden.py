@@ -46,6 +46,18 @@ def merge_patches(*patches: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def hyperv(**enlightenments: Any) -> dict[str, Any]:
+    return domain(features={"hyperv": enlightenments})
+
+
+#: Every enlightenment KubeVirt's FeatureHyperv lists, with its sub-settings.
+EVERY_ENLIGHTENMENT: dict[str, Any] = {
+    "relaxed": {}, "vapic": {}, "spinlocks": {"spinlocks": 8191}, "vpindex": {}, "runtime": {},
+    "synic": {}, "synictimer": {"direct": {}}, "reset": {}, "vendorid": {"vendorid": "KubeVirtKVM"},
+    "frequencies": {}, "reenlightenment": {}, "tlbflush": {"direct": {}, "extended": {}},
+    "ipi": {}, "evmcs": {},
+}  # fmt: skip
+
 POD_NET = {"networks": [{"name": "default", "pod": {}}]}
 
 
@@ -89,6 +101,32 @@ CASES: dict[str, list[Case]] = {
         ),
         ("kvm-hidden", domain(features={"kvm": {"hidden": True}}), {"accel": "kvm"}),
         ("max-sockets", domain(cpu={"sockets": 1, "cores": 2, "maxSockets": 4}), {}),
+        ("hyperv-every-enlightenment", hyperv(**EVERY_ENLIGHTENMENT), {"accel": "kvm"}),
+        ("hyperv-off-left-out", hyperv(relaxed={"enabled": False}, vapic={},
+                                       spinlocks={"enabled": False, "spinlocks": 8191}), {}),
+        ("hyperv-prerequisites-completed", hyperv(synictimer={}, ipi={}), {}),
+        ("hyperv-evmcs-adds-vmx", hyperv(evmcs={}), {}),
+        ("hyperv-evmcs-keeps-features", merge_patches(
+            hyperv(evmcs={}), domain(cpu={"features": [{"name": "pcid"}, {"name": "vmx"}]})), {}),
+        ("hyperv-passthrough", domain(features={"hypervPassthrough": {}}), {"accel": "kvm"}),
+        ("hyperv-passthrough-off", domain(features={"hypervPassthrough": {"enabled": False}}),
+         {}),
+        ("hyperv-empty", hyperv(), {}),
+        ("paravirt-clocks-spinlocks", domain(
+            features={"pvspinlock": {}}, clock={"timer": {"kvm": {"present": False},
+                                                          "hyperv": {}}}), {}),
+        ("hyperv-clock-absent", domain(clock={"timer": {"hyperv": {"present": False},
+                                                        "kvm": {}}}), {}),
+        ("error-hyperv-prerequisite-off", hyperv(synic={}, vpindex={"enabled": False}), {}),
+        ("error-hyperv-and-passthrough", domain(features={
+            "hyperv": {"relaxed": {}}, "hypervPassthrough": {}}), {}),
+        ("error-evmcs-vmx-forbidden", merge_patches(
+            hyperv(evmcs={}), domain(cpu={"features": [{"name": "vmx", "policy": "forbid"}]})),
+         {}),
+        ("error-spinlocks-too-few", hyperv(spinlocks={"spinlocks": 4095}), {}),
+        ("error-vendorid-too-long", hyperv(vendorid={"vendorid": "0123456789abc"}), {}),
+        ("error-vendorid-missing", hyperv(vendorid={}), {}),
+        ("error-vendorid-comma", hyperv(vendorid={"vendorid": "Kube,Virt"}), {}),
     ],
     "memory_args": [
         ("guest", {}, {}),
@@ -111,6 +149,9 @@ CASES: dict[str, list[Case]] = {
         ("uid-as-uuid", {"metadata": {"uid": "0d1f7c5e-1111-2222-3333-444455556666"}}, {}),
         ("efi-secure-default", domain(firmware={"bootloader": {"efi": {}}}), {}),
         ("efi-insecure", domain(firmware={"bootloader": {"efi": {"secureBoot": False}}}), {}),
+        # features_args writes smm=on for features.smm; firmware adds it only when smm is unset.
+        ("efi-secure-smm-given", domain(firmware={"bootloader": {"efi": {}}},
+                                        features={"smm": {}}), {}),
         (
             "error-secure-without-smm",
             domain(firmware={"bootloader": {"efi": {}}}, features={"smm": {"enabled": False}}),
@@ -160,6 +201,16 @@ CASES: dict[str, list[Case]] = {
             {},
         ),
         ("error-tick-policy", domain(clock={"timer": {"rtc": {"tickPolicy": "merge"}}}), {}),
+        ("rtc-track-guest", domain(clock={"timer": {"rtc": {"track": "guest"}}}), {}),
+        ("rtc-track-wall-catchup", domain(clock={"timer": {"rtc": {
+            "track": "wall", "tickPolicy": "catchup"}}}), {}),
+        ("pit-given-is-delay", domain(clock={"timer": {"pit": {}}}), {}),
+        ("pit-discard", domain(clock={"timer": {"pit": {"tickPolicy": "discard"}}}), {}),
+        ("pit-catchup", domain(clock={"timer": {"pit": {"tickPolicy": "catchup"}}}), {}),
+        ("pit-absent", domain(clock={"timer": {"pit": {"present": False}}}), {}),
+        ("error-pit-merge", domain(clock={"timer": {"pit": {"tickPolicy": "merge"}}}), {}),
+        ("error-pit-absent-with-policy", domain(clock={"timer": {"pit": {
+            "present": False, "tickPolicy": "delay"}}}), {}),
     ],
     "disk_args": [
         (

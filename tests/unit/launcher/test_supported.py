@@ -24,8 +24,8 @@ from .builders import new_vmi
          "spec.domain.cpu.dedicatedCpuPlacement"),
         ({"spec": {"domain": {"memory": {"guest": "1Gi", "hugepages": {"pageSize": "2Mi"}}}}},
          "spec.domain.memory.hugepages.pageSize"),
-        ({"spec": {"domain": {"features": {"hyperv": {"relaxed": {}}}}}},
-         "spec.domain.features.hyperv.relaxed"),
+        ({"spec": {"domain": {"features": {"apic": {"endOfInterrupt": True}}}}},
+         "spec.domain.features.apic.endOfInterrupt"),
         ({"spec": {"volumes": [{"name": "s", "sysprep": {"secret": {"name": "x"}}}]}},
          "spec.volumes[0].sysprep.secret.name"),
         ({"spec": {"accessCredentials": [{"sshPublicKey": {

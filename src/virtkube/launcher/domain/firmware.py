@@ -56,12 +56,15 @@ def _efi(vmi: VirtualMachineInstance, ctx: DomainContext) -> list[str]:
     ]  # fmt: skip
     if secure:
         features = vmi.spec.domain.features
-        if features and features.smm and features.smm.enabled is False:
+        smm = features.smm if features else None
+        if smm is not None and smm.enabled is False:
             raise SpecError(
                 f"{_FW}.bootloader.efi.secureBoot",
                 "secure boot needs SMM; features.smm is disabled",
             )
-        args += ["-machine", "smm=on", "-global", "driver=cfi.pflash01,property=secure,value=on"]
+        if smm is None:  # else features.py has written smm=on already
+            args += ["-machine", "smm=on"]
+        args += ["-global", "driver=cfi.pflash01,property=secure,value=on"]
     return args
 
 
