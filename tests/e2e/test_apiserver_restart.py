@@ -151,10 +151,14 @@ def test_a_guest_that_powers_off_while_the_apiserver_is_down_shows_stopped(
         kill(cluster, "kube-apiserver")
         down_since = time.monotonic()
         with console(cluster, uid) as c:  # the console socket is local: no API server needed
+            # Each answer is looked for only in what follows its question: the console's
+            # history holds an earlier login prompt and boot lines with '#' in them.
+            seen = len(c.output)
             c.send("\n")
-            c.expect("login:", 30)
+            c.expect("login:", 30, start=seen)
+            seen = len(c.output)
             c.send("root\n")
-            c.expect("#", 30)
+            c.expect("# ", 30, start=seen)
             c.send("poweroff -f\n")
         wait_for("QEMU gone while the API server is down", lambda: not qemu_pids(uid), 60)
         # The scenario: ten seconds of outage in all, the guest gone within them.

@@ -199,7 +199,7 @@ def _breakers() -> list[tuple[str, Any]]:
         (f"{d}.machine", {"type": "pc-i440fx-2.0"}),
         (f"{d}.firmware", {"uuid": "zzz"}),
         (f"{d}.firmware", {"bootloader": {"bios": {}, "efi": {}}}),
-        (f"{d}.features", {"hyperv": {"vapic": {}}}),
+        (f"{d}.features", {"apic": {"endOfInterrupt": True}}),
         (f"{d}.launchSecurity", {"sev": {}}),
         ("spec.volumes.0.containerDisk", {"image": ""}),
         ("spec.volumes.0.name", "Not_A_Label"),
