@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from images import cache, debs, disk, initramfs, oci, vmlinux
+from images import cache, cpio, debs, disk, initramfs, oci, sshd, vmlinux
 from images.paths import REPO_ROOT, cache_root, images_dir
 
 HERE = Path(__file__).resolve().parent
@@ -71,6 +71,12 @@ class Inputs:
     busybox: debs.Deb
     syslinux_common: debs.Deb
     host_tools: dict[str, str]
+    #: dropbear, sftp-server and their libraries (images.sshd.PACKAGES), in that order.
+    ssh: tuple[debs.Deb, ...] = ()
+
+    @property
+    def packages(self) -> tuple[debs.Deb, ...]:
+        return (self.kernel, self.busybox, self.syslinux_common, *self.ssh)
 
     def key(self) -> str:
         h = hashlib.sha256()
@@ -79,6 +85,7 @@ class Inputs:
             "kernel": self.kernel.spec,
             "busybox": self.busybox.spec,
             "syslinux-common": self.syslinux_common.spec,
+            "ssh": [d.spec for d in self.ssh],
             "host": self.host_tools,
             "zlib": zlib.ZLIB_RUNTIME_VERSION,
             "cmdline": KERNEL_CMDLINE,
@@ -98,6 +105,7 @@ def resolve_inputs() -> Inputs:
         busybox=debs.candidate("busybox-static"),
         syslinux_common=debs.candidate("syslinux-common"),
         host_tools={name: debs.installed_version(name) for name in HOST_TOOLS},
+        ssh=tuple(debs.candidate(name) for name in sshd.PACKAGES),
     )
 
 
@@ -113,6 +121,14 @@ def build_into(out: Path, inputs: Inputs, debs_dir: Path, *, key: str) -> None:
     for deb in (inputs.kernel, inputs.busybox, inputs.syslinux_common):
         log(f"fetching {deb.spec}")
         roots[deb.name] = debs.extract(debs.download(deb, debs_dir), scratch / deb.name)
+    ssh_root = scratch / "ssh"
+    for deb in inputs.ssh:
+        log(f"fetching {deb.spec}")
+        debs.extract(debs.download(deb, debs_dir), ssh_root)
+    ssh_files = [
+        cpio.symlink(f.path, f.link) if f.link else cpio.file(f.path, f.data, f.mode)
+        for f in sshd.guest_files(ssh_root)
+    ]
     kroot = roots[inputs.kernel.name]
     kver = inputs.kernel.name.removeprefix("linux-image-")
     bzimage = kroot / "boot" / f"vmlinuz-{kver}"
@@ -124,6 +140,7 @@ def build_into(out: Path, inputs: Inputs, debs_dir: Path, *, key: str) -> None:
         moddir=kroot / "lib" / "modules" / kver,
         kver=kver,
         mtime=SOURCE_DATE_EPOCH,
+        extra=ssh_files,
     )
     kdir = out / "tiny-kernel"
     kdir.mkdir(parents=True)
@@ -179,6 +196,7 @@ def build_into(out: Path, inputs: Inputs, debs_dir: Path, *, key: str) -> None:
         "key": key,
         "kernel": {"package": inputs.kernel.spec, "release": kver},
         "busybox": inputs.busybox.spec,
+        "ssh": [d.spec for d in inputs.ssh],
         "kernelCmdline": KERNEL_CMDLINE,
         "bootMarker": "virtkube-tiny-guest booted boot_id=",
         "modules": loaded,
@@ -218,9 +236,7 @@ def cached_build(inputs: Inputs, *, force: bool = False) -> Path:
 
 def _prune_debs(debs_dir: Path, inputs: Inputs) -> None:
     """Drop downloaded packages the current inputs no longer use (kernels are ~70 MB)."""
-    wanted = [
-        debs.filename_prefix(d) for d in (inputs.kernel, inputs.busybox, inputs.syslinux_common)
-    ]
+    wanted = [debs.filename_prefix(d) for d in inputs.packages]
     for deb in debs_dir.glob("*.deb"):
         if not any(deb.name.startswith(prefix) for prefix in wanted):
             deb.unlink(missing_ok=True)

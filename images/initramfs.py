@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 from images import cpio
@@ -117,9 +118,11 @@ def _guest_files(guest: Path) -> list[cpio.Entry]:
 
 
 def build(
-    *, busybox: Path, guest: Path, moddir: Path, kver: str, mtime: int
+    *, busybox: Path, guest: Path, moddir: Path, kver: str, mtime: int,
+    extra: Sequence[cpio.Entry] = (),
 ) -> tuple[bytes, list[str]]:
-    """Return the gzip'd initramfs and the names of the modules it holds."""
+    """Return the gzip'd initramfs and the names of the modules it holds; ``extra``
+    files (the SSH server, images.sshd) go in with their parent folders."""
     entries: dict[str, cpio.Entry] = {d: cpio.directory(d) for d in _DIRS}
     entries["tmp"] = cpio.directory("tmp", 0o1777)
     entries["root"] = cpio.directory("root", 0o700)
@@ -134,6 +137,12 @@ def build(
             entries[rel] = cpio.symlink(rel, "../" * depth + "bin/busybox")
     entries["init"] = cpio.symlink("init", "bin/busybox")
     for entry in _guest_files(guest):
+        entries[entry.path] = entry
+    for entry in extra:
+        parts = entry.path.split("/")
+        for i in range(1, len(parts)):
+            d = "/".join(parts[:i])
+            entries.setdefault(d, cpio.directory(d))
         entries[entry.path] = entry
 
     tree = ModuleTree(moddir)

@@ -265,3 +265,82 @@ def test_kernel_boot_with_configdrive_and_dhcp(tmp_path: Path, run_guest: Any) -
     guest.wait_for(re.compile(rf"\n{boot_id}\n"), BOOT_DEADLINE)
     guest.wait_for("/usr/bin/wget", BOOT_DEADLINE)
     _power_off(guest)
+
+
+def _keypair(folder: Path, name: str) -> tuple[Path, str]:
+    key = folder / name
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)],
+                   check=True, capture_output=True, timeout=30)
+    return key, key.with_suffix(".pub").read_text().strip()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_ssh_keys_from_user_data_and_meta_data(tmp_path: Path) -> None:
+    """dropbear on port 22 takes the keys of #cloud-config user-data (top-level and
+    users[]) and of the meta-data's public-keys (where KubeVirt puts accessCredentials);
+    a key given nowhere is refused; scp works (sftp-server)."""
+    images = _images()
+    if shutil.which("ssh") is None:
+        pytest.skip("ssh is not installed (apt package openssh-client)")
+    manifest = json.loads((images / "manifest.json").read_text())
+    meta_key, meta_pub = _keypair(tmp_path, "meta")
+    top_key, top_pub = _keypair(tmp_path, "top")
+    user_key, user_pub = _keypair(tmp_path, "fedora")
+    stranger, _ = _keypair(tmp_path, "stranger")
+    seed = _iso(tmp_path / "seed.iso", "cidata", {
+        "meta-data": f'instance-id: iid-ssh\nlocal-hostname: sshvm\npublic-keys:\n'
+                     f'  "0": "{meta_pub}"\n'.encode(),
+        "user-data": (f"#cloud-config\nssh_authorized_keys:\n  - {top_pub}\nusers:\n"
+                      f"  - default\n  - name: fedora\n    ssh_authorized_keys:\n"
+                      f"      - '{user_pub}'\n").encode(),
+    })
+    port = _free_port()
+    qmp = tmp_path / "qmp.sock"
+    argv = [a.replace("user,model=virtio-net-pci",
+                      f"user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:{port}-:22")
+            for a in _base_argv(qmp)]
+    argv += [
+        "-kernel", str(images / "tiny-kernel" / "vmlinux"),
+        "-initrd", str(images / "tiny-kernel" / "initramfs.gz"),
+        "-append", manifest["kernelCmdline"],
+        "-drive", f"file={seed},format=raw,if=virtio,readonly=on",
+    ]  # fmt: skip
+    guest = Guest(argv, qmp)
+    try:
+        guest.wait_for("ssh keys for root: 2", BOOT_DEADLINE)
+        guest.wait_for("ssh keys for fedora: 1", BOOT_DEADLINE)
+        guest.wait_for(MARKER, BOOT_DEADLINE)  # rcS waited for port 22 to listen
+
+        def ssh(key: Path, login: str, *command: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                ["ssh", "-p", str(port), "-i", str(key), "-o", "BatchMode=yes",
+                 "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                 "-o", "ConnectTimeout=30", f"{login}@127.0.0.1", *command],
+                capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+        for key, login, want in ((meta_key, "root", "0"), (top_key, "root", "0"),
+                                 (user_key, "fedora", "1000")):
+            done = ssh(key, login, "echo ok-$((40+2)) $(id -u)")
+            assert (done.returncode, done.stdout.split()) == (0, ["ok-42", want]), done
+        refused = ssh(stranger, "root", "true")
+        assert refused.returncode == 255 and "Permission denied" in refused.stderr, refused
+
+        blob = tmp_path / "blob"
+        blob.write_bytes(os.urandom(64 * 1024))
+        scp = ["scp", "-P", str(port), "-i", str(meta_key), "-o", "BatchMode=yes",
+               "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
+        up = subprocess.run([*scp, str(blob), "root@127.0.0.1:/tmp/blob"],
+                            capture_output=True, text=True, timeout=60)
+        assert up.returncode == 0, up.stderr
+        down = subprocess.run([*scp, "root@127.0.0.1:/tmp/blob", str(tmp_path / "back")],
+                              capture_output=True, text=True, timeout=60)
+        assert down.returncode == 0, down.stderr
+        assert (tmp_path / "back").read_bytes() == blob.read_bytes()
+    finally:
+        guest.kill()
