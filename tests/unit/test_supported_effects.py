@@ -135,6 +135,9 @@ EFFECTS: dict[str, tuple[Obj, Obj]] = {
     "spec.volumes[].secret.secretName": vol({"secret": {"secretName": "s"}}),
     "spec.volumes[].serviceAccount.serviceAccountName": vol(
         {"serviceAccount": {"serviceAccountName": "default"}}),
+    "spec.accessCredentials[].sshPublicKey.source.secret.secretName": ({}, spec(
+        accessCredentials=[{"sshPublicKey": {"source": {"secret": {"secretName": "keys"}},
+                                             "propagationMethod": {"noCloud": {}}}}])),
     "spec.volumes[].cloudInitNoCloud.secretRef.name": cloud_init(
         "cloudInitNoCloud", secretRef={"name": "ud"}),
     "spec.volumes[].cloudInitNoCloud.networkDataSecretRef.name": cloud_init(
@@ -265,6 +268,9 @@ ELSEWHERE: dict[str, str] = {
     **{f"spec.volumes[].{kind}.{f}": _PREPARED
        for kind in ("cloudInitNoCloud", "cloudInitConfigDrive")
        for f in ("userData", "userDataBase64", "networkData", "networkDataBase64")},
+    **{f"spec.accessCredentials[].sshPublicKey.propagationMethod.{how}": (
+        "the launcher puts the Secret's keys into the cloud-init volume's meta-data "
+        "(launcher/cloudinit.py access_credential_keys)") for how in ("noCloud", "configDrive")},
     f"{D}.clock.timer.rtc.present": f"{_DEFAULT} (true: clock.py refuses removing the RTC)",
     f"{D}.features.apic.enabled": f"{_DEFAULT} (true: q35 always has an APIC)",
     f"{D}.firmware.bootloader.efi.persistent": _DEFAULT,

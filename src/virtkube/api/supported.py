@@ -69,6 +69,10 @@ SUPPORTED: frozenset[str] = frozenset(
         "spec.volumes[].secret.secretName", "spec.volumes[].secret.optional",
         "spec.volumes[].secret.volumeLabel",
         "spec.volumes[].serviceAccount.serviceAccountName",
+        # SSH keys put into the cloud-init volume's meta-data (not the guest agent's).
+        "spec.accessCredentials[].sshPublicKey.source.secret.secretName",
+        "spec.accessCredentials[].sshPublicKey.propagationMethod.noCloud",
+        "spec.accessCredentials[].sshPublicKey.propagationMethod.configDrive",
         f"{_D}.resources", f"{_D}.rebootPolicy",
         f"{_D}.cpu.cores", f"{_D}.cpu.sockets", f"{_D}.cpu.threads", f"{_D}.cpu.maxSockets",
         f"{_D}.cpu.model", f"{_D}.cpu.features[].name", f"{_D}.cpu.features[].policy",

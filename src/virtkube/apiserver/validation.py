@@ -30,7 +30,7 @@ from virtkube.api import VirtualMachine, VirtualMachineInstance, VirtualMachineI
 from virtkube.api.hyperv import hyperv_problems
 from virtkube.api.kind import KubeVirtObject
 from virtkube.apiserver.causes import Cause, from_validation_error
-from virtkube.apiserver.checks import compute, network, storage, supported
+from virtkube.apiserver.checks import compute, credentials, network, storage, supported
 from virtkube.apiserver.featuregates import Gates
 
 Obj = dict[str, Any]
@@ -54,6 +54,7 @@ def vmi_spec_causes(spec: Obj, base: str = "spec", gates: Gates = frozenset()) -
     """The semantic rules and unsupported fields of a VMI spec that parsed."""
     return (storage.check(spec, base, gates) + network.check(spec, base)
             + compute.check_spec(spec, base) + _hyperv_causes(spec, base)
+            + credentials.check(spec, base)
             + supported.check_vmi_spec(spec, base))
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from virtkube.api import VirtualMachineInstance, to_bytes
+from virtkube.api.credentials import AccessCredential
 from virtkube.api.devices import Disk
 from virtkube.api.facts import guest_memory
 from virtkube.api.vmi import Probe
@@ -162,6 +163,21 @@ def _volume_mounts(volumes: list[Volume], disks: list[Disk]) -> tuple[list[Obj],
     return pod_volumes, mounts
 
 
+def _access_credential_mounts(creds: list[AccessCredential]) -> tuple[list[Obj], list[Obj]]:
+    """Each Secret of spec.accessCredentials, read-only at secret/<secretName>-access-cred
+    (KubeVirt's withAccessCredentials), where the launcher reads the keys for cloud-init.
+    The pod volume is named by position: a Secret's name need not be a DNS label."""
+    names = sorted({secret.secret_name for c in creds
+                    for source in (c.ssh_public_key, c.user_password)
+                    if source is not None and (secret := source.source.secret) is not None})
+    volumes = [{"name": f"access-cred-{i}", "secret": {"secretName": name}}
+               for i, name in enumerate(names)]
+    mounts = [{"name": f"access-cred-{i}", "readOnly": True,
+               "mountPath": f"{PRIVATE_DIR}/secret/{name}-access-cred"}
+              for i, name in enumerate(names)]
+    return volumes, mounts
+
+
 def _pull_policy(image: str, policy: str | None) -> str:
     """Kubernetes' default where the VMI says nothing: Always for `:latest` or no tag."""
     if policy:
@@ -249,6 +265,9 @@ def launcher_pod(vmi: VirtualMachineInstance, opts: LauncherOptions) -> Obj:
     labels.pop(NODE_NAME_LABEL, None)
     pod_volumes, mounts = _volume_mounts(list(spec.volumes or []),
                                          list(spec.domain.devices.disks or []))
+    cred_volumes, cred_mounts = _access_credential_mounts(list(spec.access_credentials or []))
+    pod_volumes += cred_volumes
+    mounts += cred_mounts
     uid_dir = f"{opts.sockets_host_dir}/{meta.uid}"
     pod_volumes = [
         {"name": "private", "emptyDir": {}},

@@ -7,6 +7,13 @@ id is `<name>.<namespace>` and the hostname is spec.hostname or the VMI name.
 
 `*_files` are pure (tested with golden files); reading user data from a
 mounted Secret is `load_source`'s job.
+
+spec.accessCredentials: the SSH public keys of each `sshPublicKey` credential whose
+propagationMethod is `noCloud` (`configDrive`) go into that volume's meta-data as KubeVirt
+puts them: `public-keys` (`public_keys` in meta_data.json), a map from "0", "1", ... to
+the content of each file of the Secret, which virt-controller mounts at
+`secret/<secretName>-access-cred/` (`access_credential_keys`). cloud-init, and the tiny
+test guest, install them for the default user.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from virtkube.api.vmi import VirtualMachineInstance
 from virtkube.api.volumes import CloudInitSource
@@ -32,10 +40,16 @@ NETWORK_DATA_KEYS = ("networkdata", "networkData")
 NETWORK_SECRET_SUFFIX = "-ndata"
 
 
+#: KubeVirt mounts an accessCredentials Secret at secret/<secretName> plus this suffix.
+ACCESS_CRED_SUFFIX = "-access-cred"
+
+
 @dataclass(frozen=True)
 class CloudInitData:
     user_data: bytes
     network_data: bytes | None = None
+    #: SSH public keys from spec.accessCredentials, in KubeVirt's order.
+    public_keys: tuple[str, ...] = ()
 
 
 def instance_id(vmi: VirtualMachineInstance) -> str:
@@ -101,8 +115,48 @@ def _one_of(
     return None
 
 
+def access_credential_keys(vmi: VirtualMachineInstance, method: str, secrets_dir: Path,
+                           volume: str) -> tuple[str, ...]:
+    """The public keys of the sshPublicKey credentials propagated by `method` ("noCloud"
+    or "configDrive"): one per non-empty file of each Secret, file names in sorted order
+    (KubeVirt's resolveSSHPublicKeys), Secrets in spec order."""
+    keys: list[str] = []
+    for i, cred in enumerate(vmi.spec.access_credentials or []):
+        ssh = cred.ssh_public_key
+        if ssh is None or ssh.source.secret is None:
+            continue
+        how = ssh.propagation_method
+        if (how.no_cloud if method == "noCloud" else how.config_drive) is None:
+            continue
+        secret = ssh.source.secret.secret_name
+        where = f"spec.accessCredentials[{i}]"
+        folder = secrets_dir / f"{secret}{ACCESS_CRED_SUFFIX}"
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError as e:
+            raise VolumeError(volume, f"{where}: secret {secret!r} is not mounted at "
+                                      f"{folder}: {e.strerror}") from e
+        for name in names:
+            if name.startswith(".."):  # the kubelet's atomic-writer folders
+                continue
+            data = safepath.read_inside(folder, name, what=f"secret {secret!r} key")
+            text = data.decode(errors="replace").strip()
+            if text:
+                keys.append(text)
+    return tuple(keys)
+
+
+def _yaml_scalar(value: str) -> str:
+    """A double-quoted YAML scalar (JSON's escapes are YAML's)."""
+    return json.dumps(value)
+
+
 def nocloud_files(vmi: VirtualMachineInstance, data: CloudInitData) -> dict[str, bytes]:
     meta = f"instance-id: {instance_id(vmi)}\nlocal-hostname: {hostname(vmi)}\n"
+    if data.public_keys:
+        meta += "public-keys:\n" + "".join(
+            f"  {_yaml_scalar(str(i))}: {_yaml_scalar(key)}\n"
+            for i, key in enumerate(data.public_keys))
     files = {"meta-data": meta.encode(), "user-data": data.user_data}
     if data.network_data is not None:
         files["network-config"] = data.network_data
@@ -110,11 +164,13 @@ def nocloud_files(vmi: VirtualMachineInstance, data: CloudInitData) -> dict[str,
 
 
 def config_drive_files(vmi: VirtualMachineInstance, data: CloudInitData) -> dict[str, bytes]:
-    meta = {
+    meta: dict[str, Any] = {
         "uuid": instance_id(vmi),
         "hostname": hostname(vmi),
         "name": vmi.metadata.name,
     }
+    if data.public_keys:
+        meta["public_keys"] = {str(i): key for i, key in enumerate(data.public_keys)}
     base = "openstack/latest"
     files = {
         f"{base}/meta_data.json": json.dumps(meta, sort_keys=True).encode(),

@@ -15,7 +15,7 @@ import errno
 import os
 import shutil
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from virtkube.api.names import is_dns_label
@@ -117,13 +117,17 @@ def _prepare_one(
     if volume.host_disk is not None:
         return _host_disk(volume, host)
     if volume.cloud_init_no_cloud is not None:
-        data = cloudinit.load_source(name, volume.cloud_init_no_cloud, host.mounts_dir / "secret")
-        files = cloudinit.nocloud_files(vmi, data)
+        secrets = host.mounts_dir / "secret"
+        data = cloudinit.load_source(name, volume.cloud_init_no_cloud, secrets)
+        keys = cloudinit.access_credential_keys(vmi, "noCloud", secrets, name)
+        files = cloudinit.nocloud_files(vmi, replace(data, public_keys=keys))
         return _iso(state, name, cloudinit.NOCLOUD_LABEL, files)
     if volume.cloud_init_config_drive is not None:
         drive = volume.cloud_init_config_drive
-        data = cloudinit.load_source(name, drive, host.mounts_dir / "secret")
-        files = cloudinit.config_drive_files(vmi, data)
+        secrets = host.mounts_dir / "secret"
+        data = cloudinit.load_source(name, drive, secrets)
+        keys = cloudinit.access_credential_keys(vmi, "configDrive", secrets, name)
+        files = cloudinit.config_drive_files(vmi, replace(data, public_keys=keys))
         return _iso(state, name, cloudinit.CONFIG_DRIVE_LABEL, files)
     if volume.config_map is not None:
         cm = volume.config_map

@@ -56,11 +56,39 @@ def prog_name(argv0: str) -> str:
     return base.removesuffix("-virt") + " virt" if base.endswith("-virt") else "virtctl"
 
 
+#: KubeVirt's boolean flags that scripts (and KubeVirt's own ssh ProxyCommand) spell the Go
+#: way, `--flag=true|false`: the spelling click reads for each (None: leave the flag out).
+GO_BOOLS: dict[str, tuple[str, str | None]] = {
+    "--stdio": ("--stdio", None),
+    "--local-ssh": ("--local-ssh", "--no-local-ssh"),
+    "--recursive": ("--recursive", None),
+    "--preserve": ("--preserve", None),
+}
+
+
+def go_bools(argv: list[str]) -> list[str]:
+    """`--stdio=true` -> `--stdio`, `--local-ssh=false` -> `--no-local-ssh` ... (GO_BOOLS);
+    everything after `--` is left as it is."""
+    out: list[str] = []
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            return out + argv[i:]
+        flag, eq, value = arg.partition("=")
+        if eq and flag in GO_BOOLS and value.lower() in ("true", "false"):
+            on, off = GO_BOOLS[flag]
+            spelled = on if value.lower() == "true" else off
+            out += [spelled] if spelled else []
+        else:
+            out.append(arg)
+    return out
+
+
 def main() -> None:
     """Run virtctl; a failure nobody foresaw still ends in one line and exit code 1, never
     in a traceback (typer's pretty exceptions are off)."""
     try:
-        app(prog_name=prog_name(sys.argv[0]), complete_var=shell.COMPLETE_VAR)
+        app(args=go_bools(sys.argv[1:]), prog_name=prog_name(sys.argv[0]),
+            complete_var=shell.COMPLETE_VAR)
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as e:  # the last resort: every known failure is handled in base.run

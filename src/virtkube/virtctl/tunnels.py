@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 
 import aiohttp
 
+from virtkube.virtctl import ssh
 from virtkube.virtctl.session import Session, VirtctlError
 
 Opener = Callable[[aiohttp.ClientSession], Awaitable[aiohttp.ClientWebSocketResponse]]
@@ -93,19 +94,13 @@ async def stdio(opener: Opener) -> None:
 
 
 def target(value: str, default_namespace: str) -> tuple[str, str, str]:
-    """`vm/name[/ns]`, `vmi/name[/ns]` or `name` (a VMI) -> (plural, name, namespace)."""
-    parts = value.split("/")
-    kinds = {"vm": "virtualmachines", "vms": "virtualmachines",
-             "virtualmachine": "virtualmachines", "vmi": "virtualmachineinstances",
-             "vmis": "virtualmachineinstances",
-             "virtualmachineinstance": "virtualmachineinstances"}
-    if len(parts) == 1:
-        return "virtualmachineinstances", parts[0], default_namespace
-    if parts[0].lower() not in kinds or len(parts) > 3 or not parts[1]:
-        raise VirtctlError(f"target {value!r}: expected vm/NAME[/NAMESPACE] or "
-                           "vmi/NAME[/NAMESPACE]")
-    ns = parts[2] if len(parts) == 3 else default_namespace
-    return kinds[parts[0].lower()], parts[1], ns
+    """`[vm|vmi/]name[.ns]` (KubeVirt's), or the older `vm/name/ns` -> (plural, name,
+    namespace); a bare name is a VMI."""
+    try:
+        t = ssh.parse_target(value)
+    except ssh.TargetError as e:
+        raise VirtctlError(str(e), 2) from e
+    return t.plural, t.name, t.namespace or default_namespace
 
 
 def port_opener(session: Session, plural: str, name: str, namespace: str, port: int,

@@ -214,3 +214,34 @@ def test_migration_spec_is_immutable() -> None:
     changed = with_path(MIGRATION, "spec.vmiName", "b")
     assert [c.field for c in validation.validate_migration_update(MIGRATION, changed)] == [
         "spec"]
+
+
+def _ssh_cred(method: dict[str, Any], secret: str = "my-keys") -> dict[str, Any]:
+    return {"sshPublicKey": {"source": {"secret": {"secretName": secret}},
+                             "propagationMethod": method}}
+
+
+NOCLOUD_VOLUME = {"name": "ci", "cloudInitNoCloud": {"userData": "#cloud-config\n"}}
+CRED = "spec.accessCredentials[0].sshPublicKey"
+
+
+@pytest.mark.parametrize(("creds", "extra_volumes", "fields"), [
+    ([_ssh_cred({"noCloud": {}})], [NOCLOUD_VOLUME], []),
+    ([_ssh_cred({"noCloud": {}}, "keys.example.com")], [NOCLOUD_VOLUME], []),
+    ([_ssh_cred({"noCloud": {}})], [], [f"{CRED}.propagationMethod.noCloud"]),
+    ([_ssh_cred({"configDrive": {}})], [NOCLOUD_VOLUME], [f"{CRED}.propagationMethod.configDrive"]),
+    ([_ssh_cred({"noCloud": {}, "configDrive": {}})], [NOCLOUD_VOLUME],
+     [f"{CRED}.propagationMethod", f"{CRED}.propagationMethod.configDrive"]),
+    ([_ssh_cred({"noCloud": {}}, "../etc")], [NOCLOUD_VOLUME],
+     [f"{CRED}.source.secret.secretName"]),
+    ([_ssh_cred({"qemuGuestAgent": {"users": ["root"]}})], [],
+     [f"{CRED}.propagationMethod.qemuGuestAgent.users[0]"]),
+])  # fmt: skip
+def test_access_credentials(creds: list[dict[str, Any]], extra_volumes: list[dict[str, Any]],
+                            fields: list[str]) -> None:
+    """KubeVirt's validateAccessCredentials: one method each, its cloud-init volume there;
+    the guest agent's propagation is not supported."""
+    vmi = new_vmi()
+    vmi["spec"]["accessCredentials"] = creds
+    vmi["spec"]["volumes"] += extra_volumes
+    assert sorted(vmi_fields(vmi)) == sorted(fields)

@@ -144,6 +144,26 @@ def test_a_host_disk_mounts_only_its_folder_and_honours_read_only(
     assert mount.get("readOnly", False) is read_only
 
 
+def test_access_credential_secrets_are_mounted_where_the_launcher_reads_them() -> None:
+    """KubeVirt's secret/<secretName>-access-cred, read-only; each Secret once; the pod
+    volume named by position (a Secret name may hold dots)."""
+    creds = [{"sshPublicKey": {"source": {"secret": {"secretName": name}},
+                               "propagationMethod": {"noCloud": {}}}}
+             for name in ("my.keys", "other", "my.keys")]
+    vmi = VirtualMachineInstance.model_validate(
+        new_vmi(spec={**CASES["minimal"], "accessCredentials": creds}))
+    pod = launcher_pod(vmi, OPTS)["spec"]
+    volumes = {v["name"]: v for v in pod["volumes"] if v["name"].startswith("access-cred")}
+    mounts = {m["name"]: m for m in pod["containers"][0]["volumeMounts"]
+              if m["name"].startswith("access-cred")}
+    assert {n: v["secret"]["secretName"] for n, v in volumes.items()} == {
+        "access-cred-0": "my.keys", "access-cred-1": "other"}
+    assert mounts["access-cred-0"] == {
+        "name": "access-cred-0", "readOnly": True,
+        "mountPath": "/var/run/kubevirt-private/secret/my.keys-access-cred"}
+    assert mounts["access-cred-1"]["mountPath"].endswith("/secret/other-access-cred")
+
+
 def test_socket_paths_are_named_by_the_vmi_uid_never_its_name() -> None:
     """Names the user picks never become host paths; the API server assigns the uid."""
     vmi = VirtualMachineInstance.model_validate(new_vmi(spec=CASES["minimal"]))

@@ -79,3 +79,48 @@ def test_iso_round_trip(tmp_path: Path) -> None:
     write_iso(tmp_path / "ci.iso", "config-2", files)
     assert read_iso(tmp_path / "ci.iso") == files
     assert volume_label(tmp_path / "ci.iso") == "config-2"
+
+
+KEY_A = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA me@a"
+KEY_B = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ other"
+
+
+def _creds(*items: tuple[str, str]) -> dict[str, object]:
+    return {"spec": {"accessCredentials": [
+        {"sshPublicKey": {"source": {"secret": {"secretName": secret}},
+                          "propagationMethod": {method: {}}}} for secret, method in items]}}
+
+
+def test_access_credential_keys_by_method_in_kubevirt_order(tmp_path: Path) -> None:
+    """One key per non-empty file of each Secret (sorted names, the kubelet's `..` folders
+    skipped), Secrets in spec order, only those of the asked propagation method."""
+    one = tmp_path / "one-access-cred"
+    (one / "..2026_12_02").mkdir(parents=True)
+    (one / "b").write_text(KEY_B + "\n")
+    (one / "a").write_text(KEY_A)
+    (one / "empty").write_text("\n")
+    two = tmp_path / "two-access-cred"
+    two.mkdir()
+    (two / "key").write_text("ssh-ed25519 AAAAtwo")
+    vmi = new_vmi(_creds(("one", "noCloud"), ("cd", "configDrive"), ("two", "noCloud")))
+    keys = cloudinit.access_credential_keys(vmi, "noCloud", tmp_path, "ci")
+    assert keys == (KEY_A, KEY_B, "ssh-ed25519 AAAAtwo")
+    with pytest.raises(VolumeError, match=r"volume 'ci': spec.accessCredentials\[1\]: secret "
+                                          r"'cd' is not mounted"):
+        cloudinit.access_credential_keys(vmi, "configDrive", tmp_path, "ci")
+    assert cloudinit.access_credential_keys(new_vmi(), "noCloud", tmp_path, "ci") == ()
+
+
+def test_public_keys_in_the_meta_data_as_kubevirt_puts_them() -> None:
+    import yaml
+
+    vmi = new_vmi({"metadata": {"namespace": "ns"}})
+    data = cloudinit.CloudInitData(user_data=b"#cloud-config\n", public_keys=(KEY_A, KEY_B))
+    meta = yaml.safe_load(cloudinit.nocloud_files(vmi, data)["meta-data"])
+    assert meta["public-keys"] == {"0": KEY_A, "1": KEY_B}
+    assert meta["instance-id"] == cloudinit.instance_id(vmi)
+    drive = json.loads(cloudinit.config_drive_files(vmi, data)["openstack/latest/meta_data.json"])
+    assert drive["public_keys"] == {"0": KEY_A, "1": KEY_B}
+    # Without keys the meta-data is what it was (golden above).
+    plain = cloudinit.CloudInitData(user_data=b"#cloud-config\n")
+    assert b"public-keys" not in cloudinit.nocloud_files(vmi, plain)["meta-data"]

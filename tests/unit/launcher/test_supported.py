@@ -29,8 +29,13 @@ from .builders import new_vmi
         ({"spec": {"volumes": [{"name": "s", "sysprep": {"secret": {"name": "x"}}}]}},
          "spec.volumes[0].sysprep.secret.name"),
         ({"spec": {"accessCredentials": [{"sshPublicKey": {
-            "source": {"secret": {"secretName": "k"}}, "propagationMethod": {"noCloud": {}}}}]}},
-         "spec.accessCredentials[0]"),
+            "source": {"secret": {"secretName": "k"}},
+            "propagationMethod": {"qemuGuestAgent": {"users": ["root"]}}}}]}},
+         "spec.accessCredentials[0].sshPublicKey.propagationMethod.qemuGuestAgent"),
+        ({"spec": {"accessCredentials": [{"userPassword": {
+            "source": {"secret": {"secretName": "k"}},
+            "propagationMethod": {"qemuGuestAgent": {}}}}]}},
+         "spec.accessCredentials[0].userPassword"),
     ],
 )  # fmt: skip
 def test_unsupported_field_named(patch: dict[str, Any], path: str) -> None:

@@ -1,33 +1,39 @@
 """port-forward, ssh and scp: local ports to a VM or VMI through virt-api, and the system's
-ssh/scp over that tunnel (KubeVirt's virtctl portforward, ssh, scp)."""
+ssh/scp over that tunnel (KubeVirt's virtctl portforward, ssh, scp with --local-ssh; the
+argv is built in virtkube.virtctl.ssh)."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Annotated
+from dataclasses import replace
+from typing import Annotated, TypeVar
 
 import typer
 
+from virtkube.virtctl import ssh as sshmod
 from virtkube.virtctl import tunnels
 from virtkube.virtctl.commands.base import Globals, fail, globals_of, run
-from virtkube.virtctl.session import Session, VirtctlError
+from virtkube.virtctl.session import Session, context_namespace, kubeconfig_path
+
+T = TypeVar("T")
 
 
 def port_forward(ctx: typer.Context,
                  # Literal brackets: base.new_app keeps rich markup off (issue 21).
-                 target: str = typer.Argument(..., metavar="TYPE/NAME[/NAMESPACE]",
-                                              help="vm/NAME[/NS] or vmi/NAME[/NS]"),
+                 target: str = typer.Argument(..., metavar="TYPE/NAME[.NAMESPACE]",
+                                              help="vm/NAME[.NS] or vmi/NAME[.NS]"),
                  ports: Annotated[list[str] | None, typer.Argument(
                      metavar="[PROTOCOL/]LOCAL[:TARGET]...",
                      help="[tcp/]LOCAL[:REMOTE] ...")] = None,
                  address: str = typer.Option("127.0.0.1", "--address"),
                  stdio: bool = typer.Option(False, "--stdio",
-                                            help="Join stdin/stdout to one port (for ssh).")
+                                            help="Join stdin/stdout to one port (ssh's "
+                                                 "ProxyCommand; --stdio=true is read too).")
                  ) -> None:
     """Forward local ports to a VM or VMI."""
     if not ports:
@@ -53,108 +59,102 @@ def port_forward(ctx: typer.Context,
     run(ctx, work)
 
 
-def _proxy_command(g: Globals, target: str, port: int) -> str:
+def _virtctl(g: Globals) -> list[str]:
+    """This virtctl, as the ProxyCommand runs it (KubeVirt's os.Args[0]): the same Python
+    and the same kubeconfig and context."""
     argv = [sys.executable, "-m", "virtkube.virtctl"]
     if g.kubeconfig:
-        argv += ["--kubeconfig", g.kubeconfig]
-    if g.namespace:
-        argv += ["-n", g.namespace]
-    argv += ["port-forward", "--stdio", target, str(port)]
-    return " ".join(argv)
+        argv += ["--kubeconfig", os.path.abspath(g.kubeconfig)]
+    if g.context:
+        argv += ["--context", g.context]
+    return argv
 
 
-@dataclass(frozen=True)
-class SshFlags:
-    """The flags KubeVirt's ssh and scp share (pkg/virtctl/ssh: AddCommandlineArgs)."""
-
-    identity_file: str | None
-    port: int
-    known_hosts: str | None
-    local_ssh_opts: list[str]
+def _namespace(g: Globals) -> str:
+    return g.namespace or context_namespace(kubeconfig_path(g.kubeconfig), g.context)
 
 
-def _tunnelled(ctx: typer.Context, binary: str | None, target: str, flags: SshFlags) -> list[str]:
-    """The start of an ssh or scp command line that reaches `target` through port-forward."""
-    proxy = _proxy_command(globals_of(ctx), target, flags.port)
-    argv = [str(binary), "-o", f"ProxyCommand={proxy}", "-o", f"HostKeyAlias={target}"]
-    if flags.known_hosts:
-        argv += ["-o", f"UserKnownHostsFile={flags.known_hosts}"]
-    if flags.identity_file:
-        argv += ["-i", flags.identity_file]
-    return argv + flags.local_ssh_opts
+def _client(name: str, local_ssh: bool) -> str:
+    if not local_ssh:
+        fail(f"virtctl {name} --local-ssh=false (KubeVirt's built-in SSH client) is not "
+             f"supported by virtkube: it always runs the system's {name}")
+    binary = shutil.which(name)
+    if binary is None:
+        fail(f"{name} is not installed (Debian: apt-get install openssh-client)")
+    return str(binary)
 
 
-def _ssh_target(value: str, user: str | None) -> tuple[str | None, str]:
-    login, sep, rest = value.rpartition("@")
-    return (login if sep else user), (rest if sep else value)
-
-
-def _validated(target: str) -> str:
-    """Fail early, in one line, on a target port-forward would refuse."""
+def _usage(work: Callable[[], T]) -> T:
     try:
-        tunnels.target(target, "default")
-    except VirtctlError as e:
+        return work()
+    except sshmod.TargetError as e:
         fail(str(e), 2)
-    return target
+    raise AssertionError("unreachable")
 
 
 USERNAME = typer.Option(None, "-l", "--username", help="User to log in as.")
 IDENTITY = typer.Option(None, "-i", "--identity-file", help="Private key to log in with.")
-KNOWN_HOSTS = typer.Option(None, "--known-hosts", help="known_hosts file to use.")
+PORT = typer.Option(22, "-p", "--port", help="Port of the guest's SSH server.")
+KNOWN_HOSTS = typer.Option(None, "--known-hosts",
+                           help="known_hosts file for the guest's host key (ssh's "
+                                "UserKnownHostsFile; default: ssh's own).")
 LOCAL_SSH = typer.Option(True, "--local-ssh/--no-local-ssh",
-                         help="Use the system's ssh/scp (virtkube always does; "
-                              "KubeVirt's built-in client is not offered).")
+                         help="Use the system's ssh/scp with virtctl port-forward as its "
+                              "ProxyCommand (the default and the only client virtkube has; "
+                              "--local-ssh=false is read too).")
 LOCAL_SSH_OPTS = typer.Option("-t", "--local-ssh-opts",
-                              help="An option passed on to ssh/scp (repeatable).")
+                              help="An option passed on to ssh/scp, e.g. "
+                                   "-t '-o StrictHostKeyChecking=no' (repeatable).")
 
 
 def ssh(ctx: typer.Context,
-        destination: str = typer.Argument(..., metavar="[USER@]TYPE/NAME[/NAMESPACE]",
-                                          help="[user@]vm/NAME[/NS] or vmi/NAME[/NS]"),
+        destination: str = typer.Argument(..., metavar="[USER@]TYPE/NAME[.NAMESPACE]",
+                                          help="[user@]vm/NAME[.NS] or vmi/NAME[.NS]"),
         username: str = USERNAME,
         identity_file: str = IDENTITY,
-        port: int = typer.Option(22, "-p", "--port", help="Port of the guest's sshd."),
+        port: int = PORT,
         known_hosts: str = KNOWN_HOSTS,
         local_ssh: bool = LOCAL_SSH,
         local_ssh_opts: Annotated[list[str] | None, LOCAL_SSH_OPTS] = None,
         command: str = typer.Option(None, "-c", "--command",
                                     help="Command to run in the guest.")) -> None:
-    """SSH into a VM or VMI through port-forward, with the system ssh."""
-    binary = shutil.which("ssh")
-    if binary is None:
-        fail("ssh is not installed")
-    user, target = _ssh_target(destination, username)
-    argv = _tunnelled(ctx, binary, _validated(target),
-                      SshFlags(identity_file, port, known_hosts, local_ssh_opts or []))
-    argv += [*ctx.args, f"{user}@{target}" if user else target]
-    if command:
-        argv.append(command)
+    """Open an SSH connection to a VM or VMI (through virtctl port-forward)."""
+    g = globals_of(ctx)
+    target = _usage(lambda: sshmod.parse_target(destination, with_user=True))
+    binary = _client("ssh", local_ssh)
+    opts = sshmod.SshOptions(username, identity_file, port, known_hosts,
+                             tuple(local_ssh_opts or ()))
+    argv = sshmod.ssh_argv(binary, _virtctl(g), target.in_namespace(_namespace(g)), opts,
+                           command, tuple(ctx.args))
     raise typer.Exit(subprocess.call(argv))
 
 
-def scp(ctx: typer.Context, source: str = typer.Argument(..., metavar="SOURCE"),
-        destination: str = typer.Argument(..., metavar="DESTINATION"),
+def scp(ctx: typer.Context,
+        source: str = typer.Argument(..., metavar="SOURCE",
+                                     help="A local path or [user@]TYPE/NAME[.NS]:PATH"),
+        destination: str = typer.Argument(..., metavar="DESTINATION",
+                                          help="A local path or [user@]TYPE/NAME[.NS]:PATH"),
         username: str = USERNAME,
         identity_file: str = IDENTITY,
-        port: int = typer.Option(22, "-p", "-P", "--port", help="Port of the guest's sshd."),
+        port: int = PORT,
         known_hosts: str = KNOWN_HOSTS,
         local_ssh: bool = LOCAL_SSH,
         local_ssh_opts: Annotated[list[str] | None, LOCAL_SSH_OPTS] = None,
-        recursive: bool = typer.Option(False, "-r", "--recursive", help="Copy directories."),
+        recursive: bool = typer.Option(False, "-r", "--recursive",
+                                       help="Copy directories recursively."),
         preserve: bool = typer.Option(False, "--preserve",
-                                      help="Keep modification times and modes.")) -> None:
-    """Copy files to or from a VM or VMI (one side is [user@]vm/NAME[/NS]:PATH)."""
-    binary = shutil.which("scp")
-    if binary is None:
-        fail("scp is not installed")
-    remote = source if ":" in source and "/" in source.split(":", 1)[0] else destination
-    login, _, target = remote.split(":", 1)[0].rpartition("@")
-    argv = _tunnelled(ctx, binary, _validated(target),
-                      SshFlags(identity_file, port, known_hosts, local_ssh_opts or []))
-    if username and not login:
-        argv += ["-o", f"User={username}"]
-    argv += (["-r"] if recursive else []) + (["-p"] if preserve else [])
-    raise typer.Exit(subprocess.call([*argv, *ctx.args, source, destination]))
+                                      help="Keep modification times, access times and "
+                                           "modes.")) -> None:
+    """Copy files to or from a VM or VMI (through virtctl port-forward)."""
+    g = globals_of(ctx)
+    args = _usage(lambda: sshmod.parse_scp_args(source, destination))
+    binary = _client("scp", local_ssh)
+    opts = sshmod.SshOptions(username, identity_file, port, known_hosts,
+                             tuple(local_ssh_opts or ()))
+    args = replace(args, remote=args.remote.in_namespace(_namespace(g)))
+    argv = sshmod.scp_argv(binary, _virtctl(g), args, opts, recursive=recursive,
+                           preserve=preserve, extra=tuple(ctx.args))
+    raise typer.Exit(subprocess.call(argv))
 
 
 #: ssh and scp pass the flags they do not know on to the system's command.
