@@ -16,3 +16,13 @@ DNS1123_LABEL_MAX = 63
 
 def is_dns_label(value: str) -> bool:
     return len(value) <= DNS1123_LABEL_MAX and DNS1123_LABEL.match(value) is not None
+
+
+#: k8s.io/apimachinery IsDNS1123Subdomain: a Secret's or ConfigMap's name.
+DNS1123_SUBDOMAIN = re.compile(
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+DNS1123_SUBDOMAIN_MAX = 253
+
+
+def is_dns_subdomain(value: str) -> bool:
+    return len(value) <= DNS1123_SUBDOMAIN_MAX and DNS1123_SUBDOMAIN.match(value) is not None

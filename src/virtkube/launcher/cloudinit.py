@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from virtkube.api.names import is_dns_subdomain
 from virtkube.api.vmi import VirtualMachineInstance
 from virtkube.api.volumes import CloudInitSource
 from virtkube.launcher import safepath
@@ -130,6 +131,10 @@ def access_credential_keys(vmi: VirtualMachineInstance, method: str, secrets_dir
             continue
         secret = ssh.source.secret.secret_name
         where = f"spec.accessCredentials[{i}]"
+        if not is_dns_subdomain(secret):
+            # Admission refuses it; the launcher makes no path of it without admission either.
+            raise VolumeError(volume, f"{where}: secret name {secret!r} is not a DNS-1123 "
+                                      "subdomain")
         folder = secrets_dir / f"{secret}{ACCESS_CRED_SUFFIX}"
         try:
             names = sorted(os.listdir(folder))

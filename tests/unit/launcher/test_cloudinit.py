@@ -111,6 +111,18 @@ def test_access_credential_keys_by_method_in_kubevirt_order(tmp_path: Path) -> N
     assert cloudinit.access_credential_keys(new_vmi(), "noCloud", tmp_path, "ci") == ()
 
 
+def test_a_secret_name_that_leaves_its_folder_is_refused_without_admission(
+        tmp_path: Path) -> None:
+    outside = tmp_path / "escape-access-cred"
+    outside.mkdir()
+    (outside / "key").write_text(KEY_A)
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    vmi = new_vmi(_creds(("../escape", "noCloud")))
+    with pytest.raises(VolumeError, match="not a DNS-1123 subdomain"):
+        cloudinit.access_credential_keys(vmi, "noCloud", secrets, "ci")
+
+
 def test_public_keys_in_the_meta_data_as_kubevirt_puts_them() -> None:
     import yaml
 

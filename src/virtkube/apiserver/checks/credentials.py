@@ -7,14 +7,10 @@ cloud-init needs that cloud-init volume: the keys ride in its meta-data.
 
 from __future__ import annotations
 
-import re
-
+from virtkube.api.names import is_dns_subdomain
 from virtkube.apiserver.causes import Cause
 from virtkube.apiserver.checks.names import Obj, items
 
-#: Kubernetes' DNS-1123 subdomain (a Secret's name).
-SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-SUBDOMAIN_MAX = 253
 _VOLUME_OF = {"noCloud": "cloudInitNoCloud", "configDrive": "cloudInitConfigDrive"}
 
 
@@ -42,7 +38,7 @@ def _credential(cred: Obj, path: str, volumes: set[str]) -> list[Cause]:
             field = f"{where}.source.secret.secretName"
             if not name:
                 causes.append(Cause(field, "must not be empty", "FieldValueRequired"))
-            elif len(str(name)) > SUBDOMAIN_MAX or not SUBDOMAIN.match(str(name)):
+            elif not is_dns_subdomain(str(name)):
                 causes.append(Cause(field, f"{name!r} must be a DNS-1123 subdomain"))
         method_given = body.get("propagationMethod")
         how: Obj = method_given if isinstance(method_given, dict) else {}
